@@ -1,0 +1,1 @@
+"""Attention kernels with fused entropy statistics; `dispatch.attention` is the entry point."""

@@ -1,0 +1,246 @@
+"""`he.attention()`: argument validation, backend registry and choice."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from .problem import SUPPORTED_DTYPES, AttentionProblem, default_scale
+from .result import AttentionResult
+
+
+@dataclass(frozen=True)
+class BackendStatus:
+    name: str
+    available: bool
+    reason: str  # why it is (not) available, in words
+    devices: tuple[str, ...]  # device types it runs on
+
+
+@dataclass(frozen=True)
+class _Backend:
+    name: str
+    devices: tuple[str, ...]
+    probe: Callable[[], tuple[bool, str]]  # cheap availability check, may import lazily
+    run: Callable[[AttentionProblem], AttentionResult]
+
+
+def _always() -> tuple[bool, str]:
+    return True, "pure PyTorch, always available"
+
+
+def _run_reference(problem: AttentionProblem) -> AttentionResult:
+    from .reference import reference_attention
+
+    return reference_attention(problem)
+
+
+def _run_torch(problem: AttentionProblem) -> AttentionResult:
+    from .torch_blocked import torch_blocked_attention
+
+    return torch_blocked_attention(problem)
+
+
+# Order matters for "auto": the first available backend that runs on the device wins,
+# so fused backends are listed before the portable fallback.
+_REGISTRY: dict[str, _Backend] = {
+    "torch": _Backend("torch", ("cpu", "cuda", "mps", "xpu"), _always, _run_torch),
+    "reference": _Backend("reference", ("cpu", "cuda", "mps", "xpu"), _always, _run_reference),
+}
+# Backends "auto" never picks: the fp64 reference is for tests.
+_NOT_AUTO = {"reference"}
+# Preference of "auto" per device type; the fallback is always "torch".
+_AUTO_PREFERENCE: dict[str, tuple[str, ...]] = {"cuda": ("triton",), "cpu": ("cpu",)}
+
+
+def register_backend(
+    name: str,
+    devices: tuple[str, ...],
+    probe: Callable[[], tuple[bool, str]],
+    run: Callable[[AttentionProblem], AttentionResult],
+) -> None:
+    """Add a backend (used by the fused kernels' modules; kept small so each joins in one line)."""
+    _REGISTRY[name] = _Backend(name, devices, probe, run)
+
+
+def backends() -> dict[str, BackendStatus]:
+    """Every known backend, whether it is available here and why (not)."""
+    statuses = {}
+    for b in _REGISTRY.values():
+        ok, reason = b.probe()
+        statuses[b.name] = BackendStatus(b.name, ok, reason, b.devices)
+    return statuses
+
+
+def resolve_backend(backend: str, device: torch.device) -> str:
+    """The backend name a call with `backend=` on `device` will use; raises if unusable."""
+    if backend == "auto":
+        for name in _AUTO_PREFERENCE.get(device.type, ()):
+            b = _REGISTRY.get(name)
+            if b is not None and b.probe()[0]:
+                return name
+        return "torch"
+    if backend not in _REGISTRY:
+        known = ", ".join(["auto", *_REGISTRY])
+        raise ValueError(f"backend={backend!r} is unknown; expected one of: {known}")
+    b = _REGISTRY[backend]
+    if device.type not in b.devices:
+        raise ValueError(
+            f"backend={backend!r} runs on {'/'.join(b.devices)} tensors, got tensors on {device}"
+        )
+    ok, reason = b.probe()
+    if not ok:
+        raise RuntimeError(f"backend={backend!r} is not available here: {reason}")
+    return backend
+
+
+def _check_tensor(name: str, x: object, rank: int, layout: str) -> torch.Tensor:
+    if not isinstance(x, torch.Tensor):
+        raise ValueError(f"{name} must be a torch.Tensor {layout}, got {type(x).__name__}")
+    if x.dim() != rank:
+        raise ValueError(f"{name} must have {rank} dims {layout}, got shape {tuple(x.shape)}")
+    if x.dtype not in SUPPORTED_DTYPES:
+        raise ValueError(f"{name} must be float16/bfloat16/float32/float64, got {x.dtype}")
+    return x
+
+
+def build_problem(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor | None = None,
+    *,
+    causal: bool = False,
+    attn_mask: torch.Tensor | None = None,
+    scale: float | None = None,
+    window: int | None = None,
+    softcap: float | None = None,
+    sink_tokens: int = 4,
+) -> AttentionProblem:
+    """Validate the arguments of `attention()`; every error names the argument and what was expected."""
+    q = _check_tensor("q", q, 4, "[B, Hq, Lq, D]")
+    k = _check_tensor("k", k, 4, "[B, Hkv, Lk, D]")
+    B, Hq, Lq, D = q.shape
+    _, Hkv, Lk, _ = k.shape
+    if k.shape[0] != B or k.shape[3] != D:
+        raise ValueError(
+            f"k must be [B={B}, Hkv, Lk, D={D}] to match q {tuple(q.shape)}, got {tuple(k.shape)}"
+        )
+    if Hkv == 0 or Hq % Hkv != 0:
+        raise ValueError(
+            f"q heads ({Hq}) must be a multiple of k/v heads ({Hkv}) for GQA/MQA; "
+            f"got q {tuple(q.shape)}, k {tuple(k.shape)}"
+        )
+    tensors = {"q": q, "k": k}
+    if v is not None:
+        v = _check_tensor("v", v, 4, "[B, Hkv, Lk, Dv]")
+        if v.shape[:3] != k.shape[:3]:
+            raise ValueError(
+                f"v must be [B={B}, Hkv={Hkv}, Lk={Lk}, Dv] like k, got {tuple(v.shape)}"
+            )
+        tensors["v"] = v
+    for name, x in tensors.items():
+        if x.dtype != q.dtype:
+            raise ValueError(f"{name} has dtype {x.dtype} but q has {q.dtype}; they must match")
+        if x.device != q.device:
+            raise ValueError(f"{name} is on {x.device} but q is on {q.device}; they must match")
+
+    if attn_mask is not None:
+        if not isinstance(attn_mask, torch.Tensor):
+            raise ValueError(f"attn_mask must be a tensor or None, got {type(attn_mask).__name__}")
+        if attn_mask.dtype != torch.bool and not attn_mask.is_floating_point():
+            raise ValueError(
+                f"attn_mask must be bool (True = attend) or an additive float mask, got {attn_mask.dtype}"
+            )
+        if attn_mask.device != q.device:
+            raise ValueError(f"attn_mask is on {attn_mask.device} but q is on {q.device}")
+        target = (B, Hq, Lq, Lk)
+        try:
+            ok = attn_mask.dim() <= 4 and torch.broadcast_shapes(attn_mask.shape, target) == target
+        except RuntimeError:
+            ok = False
+        if not ok:
+            raise ValueError(
+                f"attn_mask of shape {tuple(attn_mask.shape)} does not broadcast to "
+                f"[B, Hq, Lq, Lk] = {list(target)}"
+            )
+
+    if scale is None:
+        scale = default_scale(D)
+    elif isinstance(scale, bool) or not isinstance(scale, (int, float)) or not math.isfinite(scale):
+        raise ValueError(f"scale must be a finite number or None, got {scale!r}")
+    if window is not None and (isinstance(window, bool) or not isinstance(window, int) or window < 1):
+        raise ValueError(f"window must be a positive int (keys (i - window, i]) or None, got {window!r}")
+    if softcap is not None and (
+        isinstance(softcap, bool) or not isinstance(softcap, (int, float)) or not softcap > 0
+        or not math.isfinite(softcap)
+    ):
+        raise ValueError(f"softcap must be a positive finite number or None, got {softcap!r}")
+    if isinstance(sink_tokens, bool) or not isinstance(sink_tokens, int) or sink_tokens < 0:
+        raise ValueError(f"sink_tokens must be an int >= 0, got {sink_tokens!r}")
+
+    return AttentionProblem(
+        q=q,
+        k=k,
+        v=v,
+        attn_mask=attn_mask,
+        scale=float(scale),
+        causal=bool(causal),
+        window=window,
+        softcap=None if softcap is None else float(softcap),
+        sink_tokens=sink_tokens,
+    )
+
+
+def attention(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor | None = None,
+    *,
+    causal: bool = False,
+    attn_mask: torch.Tensor | None = None,
+    scale: float | None = None,
+    window: int | None = None,
+    softcap: float | None = None,
+    sink_tokens: int = 4,
+    backend: str = "auto",
+) -> AttentionResult:
+    """Softmax attention plus per-row entropy statistics, without storing the N×N matrix.
+
+    Shapes: q `[B, Hq, Lq, D]`, k `[B, Hkv, Lk, D]`, v `[B, Hkv, Lk, Dv]` or None (statistics
+    only: no P·V work, `out` is None). `Hq % Hkv == 0`; query head h reads KV head h // (Hq/Hkv).
+
+    Scores: `s = scale·q·kᵀ` (scale defaults to 1/√D), then `softcap·tanh(s/softcap)`, then
+    `attn_mask` (bool: True = attend; float: added) — all broadcast to `[B, Hq, Lq, Lk]`.
+
+    `causal=True` with Lq < Lk is aligned bottom-right, as when decoding with a KV cache
+    (query i sees keys j ≤ i + Lk - Lq). Lq = 2, Lk = 4::
+
+        keys   0 1 2 3
+        q0     x x x .
+        q1     x x x x
+
+    `window=w` lets query i see keys in (i - w, i] (same alignment; implies no look-ahead).
+
+    Returns an `AttentionResult` with `out` (dtype of v), and fp32 `[B, Hq, Lq]` statistics in
+    nats: `shannon`, `renyi2`, `lse`, `sink_mass` (probability on the first `sink_tokens` keys).
+    A row with no visible key gets out = 0, H = H2 = sink_mass = 0, lse = -inf.
+    NaN/inf inputs make only the rows that depend on them non-finite.
+    """
+    problem = build_problem(
+        q,
+        k,
+        v,
+        causal=causal,
+        attn_mask=attn_mask,
+        scale=scale,
+        window=window,
+        softcap=softcap,
+        sink_tokens=sink_tokens,
+    )
+    if not isinstance(backend, str):
+        raise ValueError(f"backend must be a string, got {type(backend).__name__}")
+    name = resolve_backend(backend, q.device)
+    return _REGISTRY[name].run(problem)

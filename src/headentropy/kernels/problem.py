@@ -1,0 +1,143 @@
+"""The validated description of one attention call, shared by every backend.
+
+`dispatch.attention()` turns user arguments into an `AttentionProblem` once; backends read
+from it and never re-validate. The mask helpers here are the single definition of which key a
+query may see (causal alignment, window, user mask), so every backend agrees on it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+SUPPORTED_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+
+
+@dataclass(frozen=True)
+class AttentionProblem:
+    q: torch.Tensor  # [B, Hq, Lq, D]
+    k: torch.Tensor  # [B, Hkv, Lk, D]
+    v: torch.Tensor | None  # [B, Hkv, Lk, Dv] or None (statistics only)
+    attn_mask: torch.Tensor | None  # bool (True = attend) or additive float, broadcastable to [B, Hq, Lq, Lk]
+    scale: float
+    causal: bool
+    window: int | None  # query i sees keys in (i - window, i] (positions bottom-right aligned)
+    softcap: float | None
+    sink_tokens: int
+
+    @property
+    def batch(self) -> int:
+        return self.q.shape[0]
+
+    @property
+    def q_heads(self) -> int:
+        return self.q.shape[1]
+
+    @property
+    def kv_heads(self) -> int:
+        return self.k.shape[1]
+
+    @property
+    def group(self) -> int:
+        """Query heads per KV head (GQA); query head h reads KV head h // group."""
+        return self.q_heads // self.kv_heads
+
+    @property
+    def q_len(self) -> int:
+        return self.q.shape[2]
+
+    @property
+    def k_len(self) -> int:
+        return self.k.shape[2]
+
+    @property
+    def full_shape(self) -> tuple[int, int, int, int]:
+        return (self.batch, self.q_heads, self.q_len, self.k_len)
+
+    @property
+    def diagonal_offset(self) -> int:
+        """Query i sits at key position i + offset (bottom-right alignment when Lq < Lk)."""
+        return self.k_len - self.q_len
+
+
+def structural_mask(
+    problem: AttentionProblem, q_start: int, q_end: int, k_start: int, k_end: int
+) -> torch.Tensor | None:
+    """Causal/window visibility of a query block against a key block.
+
+    Returns bool `[q_end - q_start, k_end - k_start]` (True = visible), or None when neither
+    causal nor window restricts anything.
+    """
+    if not problem.causal and problem.window is None:
+        return None
+    device = problem.q.device
+    q_pos = torch.arange(q_start, q_end, device=device) + problem.diagonal_offset  # [bq]
+    k_pos = torch.arange(k_start, k_end, device=device)  # [bk]
+    rel = q_pos[:, None] - k_pos[None, :]  # [bq, bk]: how far back the key is
+    visible = rel >= 0  # a window also never looks ahead: keys (i - window, i]
+    if problem.window is not None:
+        visible &= rel < problem.window
+    return visible
+
+
+def key_block_range(problem: AttentionProblem, q_start: int, q_end: int) -> tuple[int, int]:
+    """The key positions [lo, hi) any query in [q_start, q_end) can see; lets backends skip blocks."""
+    lo, hi = 0, problem.k_len
+    if problem.causal or problem.window is not None:
+        hi = min(hi, max(0, q_end + problem.diagonal_offset))
+    if problem.window is not None:
+        lo = max(lo, q_start + problem.diagonal_offset - problem.window + 1)
+    return lo, max(lo, hi)
+
+
+def masked_scores(
+    problem: AttentionProblem,
+    scores: torch.Tensor,
+    q_start: int,
+    q_end: int,
+    k_start: int,
+    k_end: int,
+) -> torch.Tensor:
+    """Apply soft-cap, user mask and causal/window mask to raw scaled scores of one block.
+
+    scores: [B, Hq, bq, bk] (float). Masked entries become exactly -inf through `where`, so a
+    NaN score at a masked key never leaks into a row that cannot see it. The user's additive
+    mask is added *after* soft-capping (as Gemma 2 does), so a -inf bias stays -inf.
+    """
+    if problem.softcap is not None:
+        scores = torch.tanh(scores / problem.softcap) * problem.softcap
+    neg_inf = torch.tensor(float("-inf"), dtype=scores.dtype, device=scores.device)
+    if problem.attn_mask is not None:
+        user = problem.attn_mask.expand(problem.full_shape)[:, :, q_start:q_end, k_start:k_end]
+        if user.dtype == torch.bool:
+            scores = torch.where(user, scores, neg_inf)
+        else:
+            bias = user.to(scores.dtype)
+            scores = torch.where(bias == float("-inf"), neg_inf, scores + bias)
+    visible = structural_mask(problem, q_start, q_end, k_start, k_end)
+    if visible is not None:
+        scores = torch.where(visible, scores, neg_inf)
+    return scores
+
+
+def nonfinite_value_keys(v: torch.Tensor | None) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """Split non-finite values out of V so they poison only the rows that attend to them.
+
+    A BLAS product `P @ V` turns `0 * NaN` into NaN, which would leak a bad value into rows
+    whose probability for that key is exactly 0. Returns `(v_clean, bad)` where
+    `bad` is float `[B, Hkv, Lk]` (1.0 where the key's value vector has a non-finite entry), or
+    `(v, None)` when V is all finite (the common case; one cheap O(Lk·D) check).
+    """
+    if v is None:
+        return None, None
+    finite = torch.isfinite(v)
+    if bool(finite.all()):
+        return v, None
+    bad = (~finite).any(dim=-1).to(torch.float32)  # [B, Hkv, Lk]
+    return torch.where(finite, v, torch.zeros((), dtype=v.dtype, device=v.device)), bad
+
+
+def default_scale(head_dim: int) -> float:
+    return 1.0 / math.sqrt(head_dim) if head_dim > 0 else 1.0
