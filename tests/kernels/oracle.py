@@ -1,0 +1,105 @@
+"""Independent fp64 ground truth in NumPy, written from DESIGN §2–3 without the library's helpers.
+
+Used to check every backend, including `reference` (which shares the mask helpers with the
+fused backends and so cannot be its own judge). Also the naive same-dtype PyTorch baseline
+that the tolerance rule of DESIGN §7 measures errors against.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+
+def visibility(lq: int, lk: int, causal: bool, window: int | None) -> np.ndarray:
+    """bool [Lq, Lk]: query i (at key position i + Lk - Lq) may see key j."""
+    vis = np.ones((lq, lk), dtype=bool)
+    keys = np.arange(lk)
+    for i in range(lq):
+        pos = i + lk - lq
+        if causal or window is not None:
+            vis[i, keys > pos] = False
+        if window is not None:
+            vis[i, keys <= pos - window] = False
+    return vis
+
+
+def oracle(q, k, v=None, *, causal=False, attn_mask=None, scale=None, window=None, softcap=None,
+           sink_tokens=4) -> dict[str, np.ndarray]:
+    """fp64 statistics and output, with P materialised row by row."""
+    qn = q.double().numpy()  # [B, Hq, Lq, D]
+    kn = k.double().numpy()  # [B, Hkv, Lk, D]
+    B, Hq, Lq, D = qn.shape
+    Hkv, Lk = kn.shape[1], kn.shape[2]
+    group = Hq // Hkv
+    scale = 1.0 / math.sqrt(D) if scale is None else scale
+    vis = visibility(Lq, Lk, causal, window)
+    mask = None
+    if attn_mask is not None:
+        mask = attn_mask.expand(B, Hq, Lq, Lk)
+        mask = mask.numpy() if mask.dtype == torch.bool else mask.double().numpy()
+    vn = None if v is None else v.double().numpy()
+
+    res = {name: np.zeros((B, Hq, Lq)) for name in ("shannon", "renyi2", "lse", "sink_mass")}
+    res["out"] = None if vn is None else np.zeros((B, Hq, Lq, vn.shape[-1]))
+    for b in range(B):
+        for h in range(Hq):
+            kv = h // group
+            s = qn[b, h] @ kn[b, kv].T * scale  # [Lq, Lk]
+            if softcap is not None:
+                s = softcap * np.tanh(s / softcap)
+            keep = vis.copy()
+            if mask is not None:
+                if mask.dtype == bool:
+                    keep &= mask[b, h]
+                else:
+                    keep &= mask[b, h] != -np.inf
+                    s = s + np.where(mask[b, h] == -np.inf, 0.0, mask[b, h])
+            for i in range(Lq):
+                idx = np.nonzero(keep[i])[0]
+                if idx.size == 0:
+                    res["lse"][b, h, i] = -np.inf
+                    continue
+                row = s[i, idx]
+                mx = row.max()
+                w = np.exp(row - mx)
+                p = w / w.sum()
+                res["lse"][b, h, i] = mx + np.log(w.sum())
+                nz = p > 0
+                res["shannon"][b, h, i] = -(p[nz] * np.log(p[nz])).sum()
+                res["renyi2"][b, h, i] = -np.log((p * p).sum())
+                res["sink_mass"][b, h, i] = p[idx < sink_tokens].sum()
+                if vn is not None:
+                    res["out"][b, h, i] = p @ vn[b, kv, idx]
+    return res
+
+
+def naive_same_dtype(q, k, v=None, *, causal=False, attn_mask=None, scale=None, window=None,
+                     softcap=None, sink_tokens=4) -> dict[str, torch.Tensor]:
+    """What a user would write in PyTorch, in the input dtype: the error yardstick of DESIGN §7."""
+    B, Hq, Lq, D = q.shape
+    Lk = k.shape[2]
+    group = Hq // k.shape[1]
+    scale = 1.0 / math.sqrt(D) if scale is None else scale
+    kk = k.repeat_interleave(group, dim=1)
+    s = (q @ kk.transpose(-1, -2)) * scale  # [B, Hq, Lq, Lk], input dtype
+    if softcap is not None:
+        s = torch.tanh(s / softcap) * softcap
+    if attn_mask is not None:
+        if attn_mask.dtype == torch.bool:
+            s = s.masked_fill(~attn_mask, float("-inf"))
+        else:
+            s = s + attn_mask.to(s.dtype)
+    vis = torch.from_numpy(visibility(Lq, Lk, causal, window))
+    s = s.masked_fill(~vis, float("-inf"))
+    p = torch.softmax(s, dim=-1)
+    res = {
+        "shannon": -torch.special.xlogy(p, p).sum(-1),
+        "renyi2": -torch.log((p * p).sum(-1)),
+        "lse": torch.logsumexp(s, dim=-1),
+        "sink_mass": p[..., :sink_tokens].sum(-1),
+        "out": None if v is None else p @ v.repeat_interleave(group, dim=1),
+    }
+    return res
