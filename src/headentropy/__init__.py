@@ -5,18 +5,27 @@ Public API (pinned by tests/test_public_api.py)::
     import headentropy as he
     r = he.attention(q, k, v, causal=True)   # r.out, r.shannon, r.renyi2, r.lse, r.sink_mass
     he.backends()                            # which kernels are available here, and why (not)
+    with he.monitor(model) as mon:           # any HF model using AttentionInterface
+        model.generate(**inputs)
+    mon.trace                                # EntropyTrace [batch, layers, heads, positions]
+    model, tok = he.load_model("smollm2")    # embedded default models
 """
 
 from .kernels.dispatch import BackendStatus, attention, backends
 from .kernels.result import AttentionResult, merge_results
+from .hf.models import load_model
+from .hf.monitor import EntropyTrace, monitor
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AttentionResult",
     "BackendStatus",
+    "EntropyTrace",
     "attention",
     "backends",
+    "load_model",
     "merge_results",
+    "monitor",
     "__version__",
 ]

@@ -1,0 +1,221 @@
+"""The `"headentropy"` attention implementation for HuggingFace `transformers` (DESIGN §5).
+
+Two functions are registered under the name `"headentropy"`:
+
+* `headentropy_attention_forward` in `transformers.AttentionInterface`: computes attention with
+  `he.attention(..., backend="auto")` and returns exactly what `sdpa_attention_forward` returns
+  (`attn_output` as `[B, L, H, D]`, `None`), so the model's outputs do not change;
+* `headentropy_mask` in `transformers.masking_utils.AttentionMaskInterface`: builds the same mask
+  the SDPA path gets (a 4-D bool mask, or `None` when a plain causal / full mask is enough).
+  Without it `transformers` would hand the attention function no mask at all.
+
+Masks. The 4-D mask HF builds already encodes padding, the KV-cache offset and sliding windows,
+so it is passed as `attn_mask` with `causal=False`. When HF skips the mask (`None`: no padding,
+plain causal prefill, a decode step, or an encoder without padding) the module's `is_causal`
+decides, and `he.attention`'s bottom-right causal alignment matches the cache layout.
+
+Dropout. In training mode with `dropout > 0` the statistics describe the softmax probabilities
+*before* dropout (what the head "looks at"); the output is computed with dropout applied to the
+probabilities, as the eager/SDPA paths do, by a separate materialised computation.
+
+Recording. Statistics go to the recorder(s) in the `ACTIVE_RECORDERS` context variable; each
+recorder decides whether it owns `module` (its model's attention modules). With no recorder the
+function does only the attention work.
+"""
+
+from __future__ import annotations
+
+import math
+from contextvars import ContextVar
+from typing import Any, Protocol
+
+import torch
+
+from ..kernels.dispatch import attention
+
+NAME = "headentropy"
+
+
+class Recorder(Protocol):
+    def record(self, module: torch.nn.Module, stats: dict[str, torch.Tensor], n_keys: torch.Tensor) -> bool:
+        """Store the statistics of `module` if it belongs to this recorder; True if it did."""
+
+
+# The recorders active in this context (thread / task). A tuple so that it is immutable and
+# nested monitors on different models each see their own modules.
+ACTIVE_RECORDERS: ContextVar[tuple[Recorder, ...]] = ContextVar("headentropy_recorders", default=())
+
+
+def _visible(mask: torch.Tensor) -> torch.Tensor:
+    """Bool visibility of a bool or additive float mask (True = the key can be attended)."""
+    if mask.dtype == torch.bool:
+        return mask
+    # HF's additive masks use -inf or the dtype's most negative value for "not attended".
+    return mask > torch.finfo(mask.dtype).min / 2
+
+
+def _n_keys_from_structure(
+    batch: int, q_len: int, k_len: int, causal: bool, window: int | None, device: torch.device
+) -> torch.Tensor:
+    """Keys visible per query `[B, Lq]` without a mask (bottom-right causal alignment)."""
+    if not causal:
+        return torch.full((batch, q_len), k_len, dtype=torch.int32, device=device)
+    n = torch.arange(q_len, device=device) + (k_len - q_len) + 1  # [Lq]
+    n = n.clamp(min=0, max=k_len)
+    if window is not None:
+        n = n.clamp(max=window)
+    return n.to(torch.int32).expand(batch, q_len)
+
+
+def _combine_position_bias(
+    position_bias: torch.Tensor, mask: torch.Tensor | None, causal: bool, q_len: int, k_len: int
+) -> torch.Tensor:
+    """One additive float mask from a learned position bias and the mask (T5-style models)."""
+    neg_inf = torch.tensor(float("-inf"), dtype=position_bias.dtype, device=position_bias.device)
+    if mask is None:
+        if not causal:
+            return position_bias
+        i = torch.arange(q_len, device=position_bias.device)[:, None] + (k_len - q_len)
+        j = torch.arange(k_len, device=position_bias.device)[None, :]
+        return torch.where(j <= i, position_bias, neg_inf)  # [.., Lq, Lk]
+    if mask.dtype == torch.bool:
+        return torch.where(mask, position_bias, neg_inf)
+    return position_bias + mask
+
+
+def _dropout_attention(
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    mask: torch.Tensor | None,
+    causal: bool,
+    window: int | None,
+    scaling: float,
+    softcap: float | None,
+    dropout: float,
+) -> torch.Tensor:
+    """Materialised attention with dropout on the probabilities (training only). `[B, Hq, Lq, Dv]`."""
+    group = query.shape[1] // key.shape[1]
+    key = key.repeat_interleave(group, dim=1)  # [B, Hq, Lk, D]
+    value = value.repeat_interleave(group, dim=1)  # [B, Hq, Lk, Dv]
+    s = torch.matmul(query, key.transpose(-1, -2)) * scaling  # [B, Hq, Lq, Lk]
+    if softcap is not None:
+        s = softcap * torch.tanh(s / softcap)
+    q_len, k_len = s.shape[-2:]
+    if causal or window is not None:
+        i = torch.arange(q_len, device=s.device)[:, None] + (k_len - q_len)
+        j = torch.arange(k_len, device=s.device)[None, :]
+        keep = j <= i
+        if window is not None:
+            keep = keep & (j > i - window)
+        s = s.masked_fill(~keep, float("-inf"))
+    if mask is not None:
+        s = s.masked_fill(~mask, float("-inf")) if mask.dtype == torch.bool else s + mask
+    p = torch.softmax(s.float(), dim=-1).nan_to_num(0.0).to(value.dtype)  # fully masked rows -> 0
+    p = torch.nn.functional.dropout(p, p=dropout, training=True)
+    return torch.matmul(p, value)
+
+
+def headentropy_attention_forward(
+    module: torch.nn.Module,
+    query: torch.Tensor,  # [B, Hq, Lq, D]
+    key: torch.Tensor,  # [B, Hkv, Lk, D]
+    value: torch.Tensor,  # [B, Hkv, Lk, Dv]
+    attention_mask: torch.Tensor | None,  # [B, 1|Hq, Lq, Lk] bool or additive float, or None
+    dropout: float = 0.0,
+    scaling: float | None = None,
+    is_causal: bool | None = None,
+    sliding_window: int | None = None,
+    softcap: float | None = None,
+    position_bias: torch.Tensor | None = None,
+    **kwargs: Any,
+) -> tuple[torch.Tensor, None]:
+    """Drop-in for `sdpa_attention_forward` that also measures per-row entropy statistics."""
+    if kwargs.get("s_aux") is not None:
+        raise NotImplementedError(
+            f"{type(module).__name__} uses attention sinks (`s_aux`), which the headentropy "
+            "attention does not support yet"
+        )
+    q_len, k_len = query.shape[2], key.shape[2]
+    causal = is_causal if is_causal is not None else getattr(module, "is_causal", True)
+    causal = bool(causal)
+    mask = attention_mask
+    window = None
+    if mask is not None:
+        # HF's 4-D mask already holds causality, padding, cache offset and the sliding window.
+        causal = False
+    else:
+        if causal and q_len > 1 and k_len > q_len:
+            # Only reached for a prefill into an empty static cache (HF skips the mask because
+            # the extra keys are unused future slots): drop them, as the SDPA path does.
+            key, value = key[:, :, :q_len], value[:, :, :q_len]
+            if position_bias is not None:
+                position_bias = position_bias[..., :q_len]
+            k_len = q_len
+        if causal and sliding_window is not None:
+            window = int(sliding_window)
+    if position_bias is not None:
+        mask = _combine_position_bias(position_bias, mask, causal, q_len, k_len)
+        causal, window = False, None
+    if softcap is not None and softcap <= 0:
+        softcap = None  # some configs use 0 for "no soft-capping"
+    scale = scaling if scaling is not None else 1.0 / math.sqrt(query.shape[-1])
+
+    training_dropout = dropout > 0.0 and module.training
+    result = attention(
+        query,
+        key,
+        None if training_dropout else value,
+        causal=causal,
+        attn_mask=mask,
+        scale=float(scale),
+        window=window,
+        softcap=softcap,
+        backend="auto",
+    )
+    out = result.out
+    if training_dropout:
+        out = _dropout_attention(query, key, value, mask, causal, window, scale, softcap, dropout)
+
+    recorders = ACTIVE_RECORDERS.get()
+    if recorders:
+        B = query.shape[0]
+        if mask is None:
+            n_keys = _n_keys_from_structure(B, q_len, k_len, causal, window, query.device)
+        else:
+            vis = _visible(mask)  # [B|1, 1|H, Lq|1, Lk]
+            n_keys = vis[:, 0].sum(-1, dtype=torch.int32).expand(B, q_len)  # [B, Lq]
+        stats = {
+            "shannon": result.shannon,  # [B, Hq, Lq]
+            "renyi2": result.renyi2,
+            "sink_mass": result.sink_mass,
+        }
+        for recorder in recorders:
+            if recorder.record(module, stats, n_keys):
+                break
+
+    attn_output = out.transpose(1, 2).contiguous()  # [B, Lq, Hq, Dv]
+    return attn_output, None
+
+
+def headentropy_mask(*args: Any, **kwargs: Any) -> torch.Tensor | None:
+    """The mask the SDPA path would get: 4-D bool `[B, 1, Lq, Lk]` or None (see module doc)."""
+    from transformers.masking_utils import sdpa_mask
+
+    return sdpa_mask(*args, **kwargs)
+
+
+_registered = False
+
+
+def register() -> None:
+    """Register the attention and mask functions with `transformers` (idempotent)."""
+    global _registered
+    if _registered:
+        return
+    from transformers import AttentionInterface
+    from transformers.masking_utils import AttentionMaskInterface
+
+    AttentionInterface.register(NAME, headentropy_attention_forward)
+    AttentionMaskInterface.register(NAME, headentropy_mask)
+    _registered = True
