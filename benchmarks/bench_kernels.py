@@ -1,0 +1,172 @@
+"""Kernel time and peak memory, as ratios to PyTorch SDPA measured side by side in one run.
+
+    .venv/bin/python benchmarks/bench_kernels.py                 # N = 1024 4096 16384 32768
+    .venv/bin/python benchmarks/bench_kernels.py --sizes 1024 --backends torch cpu --write
+
+Setting: B1 H12 D64, causal, fp32 on CPU. For each N, SDPA and every backend are timed
+interleaved (sdpa, backend, sdpa, backend, ...) and the ratio of medians is reported, so machine
+noise shared by both sides cancels. Peak memory is measured in a fresh subprocess per (backend, N):
+peak RSS minus RSS after the inputs were created, i.e. what the attention call itself allocated.
+`--write` replaces the kernel table in BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+import headentropy as he
+
+B, H, D = 1, 12, 64
+ROOT = Path(__file__).resolve().parent.parent
+MARK_BEGIN = "<!-- bench_kernels:begin -->"
+MARK_END = "<!-- bench_kernels:end -->"
+
+
+def make_inputs(n: int):
+    gen = torch.Generator().manual_seed(0)
+    return tuple(torch.randn(B, H, n, D, generator=gen) for _ in range(3))
+
+
+def run_once(backend: str, q, k, v):
+    if backend == "sdpa":
+        return F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    if backend.endswith(":stats"):  # statistics only: no P·V
+        return he.attention(q, k, None, causal=True, backend=backend.removesuffix(":stats"))
+    return he.attention(q, k, v, causal=True, backend=backend)
+
+
+def reference_fits(n: int) -> bool:
+    from headentropy.kernels.reference import MAX_REFERENCE_ELEMENTS
+
+    return B * H * n * n <= MAX_REFERENCE_ELEMENTS
+
+
+def time_ratio(backend: str, n: int, reps: int) -> tuple[float, float, float]:
+    """(median seconds of backend, median seconds of SDPA, ratio), interleaved."""
+    q, k, v = make_inputs(n)
+    run_once("sdpa", q, k, v), run_once(backend, q, k, v)  # warm-up (and first-use compiles)
+    ours, base = [], []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        run_once("sdpa", q, k, v)
+        t1 = time.perf_counter()
+        run_once(backend, q, k, v)
+        t2 = time.perf_counter()
+        base.append(t1 - t0)
+        ours.append(t2 - t1)
+    mo, mb = statistics.median(ours), statistics.median(base)
+    return mo, mb, mo / mb
+
+
+def _rss_bytes() -> int:
+    return int(Path("/proc/self/statm").read_text().split()[1]) * 4096
+
+
+def peak_memory_child(backend: str, n: int) -> None:
+    """Runs in a fresh process: print JSON with the extra peak RSS of one call, in bytes.
+
+    ru_maxrss is a lifetime high-water mark (imports can dominate it), so a thread samples the
+    current RSS every 0.5 ms during the call instead; torch kernels release the GIL.
+    """
+    import threading
+
+    q, k, v = make_inputs(n)
+    run_once(backend, q, k, v)  # first-use work (e.g. loading a compiled kernel) happens once
+    before = _rss_bytes()
+    peak = [before]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], _rss_bytes())
+            time.sleep(0.0005)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    result = run_once(backend, q, k, v)
+    done.set()
+    sampler.join()
+    del result
+    print(json.dumps({"extra_bytes": max(0, peak[0] - before)}))
+
+
+def peak_memory(backend: str, n: int) -> float:
+    out = subprocess.run(
+        [sys.executable, __file__, "--child-memory", backend, str(n)],
+        capture_output=True, text=True, check=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])["extra_bytes"]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", type=int, nargs="+", default=[1024, 4096, 16384, 32768])
+    ap.add_argument("--backends", nargs="+", default=None,
+                    help="default: every available CPU backend, plus ':stats' (v=None) variants")
+    ap.add_argument("--write", action="store_true", help="replace the table in BENCHMARKS.md")
+    ap.add_argument("--child-memory", nargs=2, metavar=("BACKEND", "N"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child_memory:
+        peak_memory_child(args.child_memory[0], int(args.child_memory[1]))
+        return
+
+    torch.set_num_threads(torch.get_num_threads())
+    if args.backends is None:
+        avail = [n for n, s in he.backends().items() if s.available and "cpu" in s.devices]
+        args.backends = ["sdpa"] + avail + [f"{n}:stats" for n in avail if n != "reference"]
+    rows = []
+    for n in args.sizes:
+        reps = 7 if n <= 4096 else (3 if n <= 16384 else 1)
+        for backend in args.backends:
+            if backend.startswith("reference") and not reference_fits(n):
+                need = B * H * n * n * 8 / 2**30
+                rows.append((n, backend, None, None, None, f"skipped: P alone is {need:.0f} GiB in fp64"))
+                continue
+            mem = peak_memory(backend, n)
+            if backend == "sdpa":
+                rows.append((n, backend, None, None, 1.0, f"{mem / 2**20:.0f} MiB"))
+                print(rows[-1], flush=True)
+                continue
+            ours, base, ratio = time_ratio(backend, n, reps)
+            rows.append((n, backend, ours, base, ratio, f"{mem / 2**20:.0f} MiB"))
+            print(rows[-1], flush=True)
+
+    command = "python benchmarks/bench_kernels.py " + " ".join(sys.argv[1:])
+    lines = [
+        f"Command: `{command.strip()}` — B{B} H{H} D{D}, causal, fp32, {torch.get_num_threads()} threads, "
+        f"torch {torch.__version__}. Ratio = median time / median SDPA time, interleaved in one run "
+        f"(reps: 7 at N ≤ 4096, 3 at 16384, 1 at 32768). Extra peak RSS of the call in a fresh process.",
+        "",
+        "| N | backend | time (s) | SDPA time (s) | time / SDPA | extra peak RSS |",
+        "|---:|---|---:|---:|---:|---:|",
+    ]
+    for n, backend, ours, base, ratio, mem in rows:
+        t = "—" if ours is None else f"{ours:.3f}"
+        tb = "—" if base is None else f"{base:.3f}"
+        r = "—" if ratio is None else f"{ratio:.2f}×"
+        lines.append(f"| {n} | {backend} | {t} | {tb} | {r} | {mem} |")
+    table = "\n".join(lines)
+    print(table)
+    if args.write:
+        path = ROOT / "BENCHMARKS.md"
+        text = path.read_text() if path.exists() else "# Benchmarks\n"
+        block = f"{MARK_BEGIN}\n{table}\n{MARK_END}"
+        if MARK_BEGIN in text:
+            head, rest = text.split(MARK_BEGIN, 1)
+            text = head + block + rest.split(MARK_END, 1)[1]
+        else:
+            text += f"\n## Kernels (`bench_kernels.py`)\n\n{block}\n"
+        path.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
