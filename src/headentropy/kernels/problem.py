@@ -92,6 +92,17 @@ def key_block_range(problem: AttentionProblem, q_start: int, q_end: int) -> tupl
     return lo, max(lo, hi)
 
 
+def block_fully_visible(problem: AttentionProblem, q_start: int, q_end: int, k_start: int, k_end: int) -> bool:
+    """True when causal/window hide nothing in this block, so its structural mask can be skipped."""
+    if not problem.causal and problem.window is None:
+        return True
+    first_q = q_start + problem.diagonal_offset  # the most restricted row for look-ahead
+    last_q = q_end - 1 + problem.diagonal_offset  # the most restricted row for the window
+    if k_end - 1 > first_q:
+        return False
+    return problem.window is None or k_start > last_q - problem.window
+
+
 def masked_scores(
     problem: AttentionProblem,
     scores: torch.Tensor,
@@ -102,23 +113,22 @@ def masked_scores(
 ) -> torch.Tensor:
     """Apply soft-cap, user mask and causal/window mask to raw scaled scores of one block.
 
-    scores: [B, Hq, bq, bk] (float). Masked entries become exactly -inf through `where`, so a
-    NaN score at a masked key never leaks into a row that cannot see it. The user's additive
-    mask is added *after* soft-capping (as Gemma 2 does), so a -inf bias stays -inf.
+    scores: [B, Hq, bq, bk] (float), a fresh tensor the caller owns: it is modified in place.
+    Masked entries become exactly -inf by masked_fill, so a NaN score at a masked key never leaks
+    into a row that cannot see it. The user's additive mask is added *after* soft-capping (as
+    Gemma 2 does), so a -inf bias stays -inf.
     """
     if problem.softcap is not None:
-        scores = torch.tanh(scores / problem.softcap) * problem.softcap
-    neg_inf = torch.tensor(float("-inf"), dtype=scores.dtype, device=scores.device)
+        scores = scores.div_(problem.softcap).tanh_().mul_(problem.softcap)
     if problem.attn_mask is not None:
         user = problem.attn_mask.expand(problem.full_shape)[:, :, q_start:q_end, k_start:k_end]
         if user.dtype == torch.bool:
-            scores = torch.where(user, scores, neg_inf)
+            scores = scores.masked_fill_(~user, float("-inf"))
         else:
-            bias = user.to(scores.dtype)
-            scores = torch.where(bias == float("-inf"), neg_inf, scores + bias)
-    visible = structural_mask(problem, q_start, q_end, k_start, k_end)
-    if visible is not None:
-        scores = torch.where(visible, scores, neg_inf)
+            scores = scores.add_(user).masked_fill_(user == float("-inf"), float("-inf"))
+    if not block_fully_visible(problem, q_start, q_end, k_start, k_end):
+        visible = structural_mask(problem, q_start, q_end, k_start, k_end)
+        scores = scores.masked_fill_(~visible, float("-inf"))
     return scores
 
 

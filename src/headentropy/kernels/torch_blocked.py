@@ -14,6 +14,8 @@ from .result import AttentionResult
 
 DEFAULT_BLOCK_Q = 512
 DEFAULT_BLOCK_K = 512
+# exp(-200) == 0 in fp32 (the smallest subnormal is e^-103.3), so clamping there changes nothing.
+_EXP_FLOOR = 200.0
 
 
 class _RowState:
@@ -30,19 +32,23 @@ class _RowState:
         self.bad = zeros() if track_bad else None  # Σ e^{s-m} over keys whose value is non-finite
 
     def update(self, s: torch.Tensor, sink_keys: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Fold one block of masked scores `s` [..., bk] in. Returns (e, alpha) for the P·V part."""
+        """Fold one block of masked scores `s` [..., bk] in (consumed in place).
+
+        Returns (e = exp(s - m'), alpha) for the caller's P·V part.
+        """
         m_new = torch.maximum(self.m, s.amax(dim=-1))  # [...]; NaN propagates
         # A row with nothing visible yet keeps m = -inf; shift it by 0 so exp() gives 0, not NaN.
         m_safe = torch.where(m_new == float("-inf"), torch.zeros_like(m_new), m_new)
         alpha = torch.exp(self.m - m_safe)  # 0 while the row was empty
         shift = torch.where(self.m == float("-inf"), torch.zeros_like(self.m), self.m - m_safe)
-        d = s - m_safe[..., None]  # [..., bk], -inf at masked keys
+        # d = s - m' ≤ 0. Clamping at -_EXP_FLOOR keeps exp(d) exactly 0 for masked keys while
+        # making e·d = 0 instead of 0·(-inf) = NaN; NaN scores stay NaN.
+        d = s.sub_(m_safe[..., None]).clamp_(min=-_EXP_FLOOR)  # [..., bk]
         e = torch.exp(d)
-        e_d = torch.where(e > 0, e * d, torch.zeros_like(e))  # masked: 0, never 0·(-inf)
 
-        self.t = alpha * (self.t + shift * self.l) + e_d.sum(dim=-1)
+        self.t = alpha * (self.t + shift * self.l) + torch.linalg.vecdot(e, d)
         self.l = alpha * self.l + e.sum(dim=-1)
-        self.l2 = alpha * alpha * self.l2 + (e * e).sum(dim=-1)
+        self.l2 = alpha * alpha * self.l2 + torch.linalg.vecdot(e, e)
         self.ls = alpha * self.ls
         if sink_keys > 0:
             self.ls = self.ls + e[..., :sink_keys].sum(dim=-1)
