@@ -34,6 +34,7 @@ import torch
 from ..kernels.dispatch import attention
 
 NAME = "headentropy"
+SINK_TOKENS = 4  # the sink mass is the probability on the first SINK_TOKENS keys of the sequence
 
 
 class Recorder(Protocol):
@@ -161,6 +162,9 @@ def headentropy_attention_forward(
         softcap = None  # some configs use 0 for "no soft-capping"
     scale = scaling if scaling is not None else 1.0 / math.sqrt(query.shape[-1])
 
+    # Sink keys still in the cache (a sliding-window cache may have dropped them).
+    sink_tokens = max(0, SINK_TOKENS - getattr(attention_mask, "_headentropy_kv_offset", 0))
+
     training_dropout = dropout > 0.0 and module.training
     result = attention(
         query,
@@ -171,6 +175,7 @@ def headentropy_attention_forward(
         scale=float(scale),
         window=window,
         softcap=softcap,
+        sink_tokens=sink_tokens,
         backend="auto",
     )
     out = result.out
@@ -199,10 +204,19 @@ def headentropy_attention_forward(
 
 
 def headentropy_mask(*args: Any, **kwargs: Any) -> torch.Tensor | None:
-    """The mask the SDPA path would get: 4-D bool `[B, 1, Lq, Lk]` or None (see module doc)."""
+    """The mask the SDPA path would get: 4-D bool `[B, 1, Lq, Lk]` or None (see module doc).
+
+    A sliding-window cache drops old keys, so key slot 0 is then absolute position `kv_offset`.
+    The mask carries that offset to the attention function, which uses it to keep the sink mass
+    about the first tokens of the *sequence* (0 once they have left the window).
+    """
     from transformers.masking_utils import sdpa_mask
 
-    return sdpa_mask(*args, **kwargs)
+    mask = sdpa_mask(*args, **kwargs)
+    kv_offset = kwargs.get("kv_offset", 0)
+    if isinstance(mask, torch.Tensor) and isinstance(kv_offset, int) and kv_offset > 0:
+        mask._headentropy_kv_offset = kv_offset
+    return mask
 
 
 _registered = False

@@ -116,8 +116,11 @@ def load_model(name_or_path: str = "smollm2", *, dtype: torch.dtype = torch.floa
         if not (target / "config.json").exists():
             _build_smollm2_cache(gguf, target)
         model, tokenizer = _from_folder(target, dtype, causal_lm=True)
+        model.config._name_or_path = "SmolLM2-135M-Instruct"
         tokenizer.padding_side = "left"  # batched generation pads on the left
         return model, tokenizer
     if name_or_path == "minilm":
-        return _from_folder(_package_dir("minilm") / "model", dtype, causal_lm=False)
+        model, tokenizer = _from_folder(_package_dir("minilm") / "model", dtype, causal_lm=False)
+        model.config._name_or_path = "all-MiniLM-L6-v2"
+        return model, tokenizer
     return _from_folder(name_or_path, dtype, causal_lm=None, **kwargs)

@@ -417,6 +417,8 @@ class monitor:  # noqa: N801 -- used as a function-like context manager: `with h
         self._handles.append(model.register_forward_pre_hook(pre_hook, with_kwargs=True))
         self._handles.append(model.register_forward_hook(post_hook, with_kwargs=True, always_call=True))
 
+        if not hasattr(model, "generate"):  # encoders: every forward is a call
+            return
         original_generate = model.generate  # bound method (or a user's instance attribute)
 
         @functools.wraps(original_generate)
