@@ -21,7 +21,7 @@ _VARIANTS = {
     "torch-blk7x5": functools.partial(torch_blocked_attention, block_q=7, block_k=5),
 }
 
-KERNEL_BACKENDS = ["reference", "torch", "torch-blk16", "torch-blk7x5"]
+KERNEL_BACKENDS = ["reference", "torch", "torch-blk16", "torch-blk7x5", "cpu"]
 
 
 def _available(name: str) -> bool:

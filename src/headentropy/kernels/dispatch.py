@@ -8,6 +8,7 @@ from typing import Callable
 
 import torch
 
+from .cpu import backend as _cpu_backend  # cheap: compiles only when probed
 from .problem import SUPPORTED_DTYPES, AttentionProblem, default_scale
 from .result import AttentionResult
 
@@ -47,6 +48,7 @@ def _run_torch(problem: AttentionProblem) -> AttentionResult:
 # Order matters for "auto": the first available backend that runs on the device wins,
 # so fused backends are listed before the portable fallback.
 _REGISTRY: dict[str, _Backend] = {
+    "cpu": _Backend("cpu", ("cpu",), _cpu_backend.probe, _cpu_backend.run),
     "torch": _Backend("torch", ("cpu", "cuda", "mps", "xpu"), _always, _run_torch),
     "reference": _Backend("reference", ("cpu", "cuda", "mps", "xpu"), _always, _run_reference),
 }

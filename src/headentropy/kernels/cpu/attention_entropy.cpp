@@ -1,0 +1,464 @@
+// Fused CPU attention forward with per-row entropy statistics (DESIGN §2).
+//
+// One task = one (batch, query head, query block). A task streams the key blocks its rows can
+// see; per key block:
+//   S = scale · Q·Kᵀ           BLAS (sgemm_), [bq, bk] fp32
+//   soft-cap, user mask, causal/window (a row's visible keys are one interval [lo_i, hi_i))
+//   m, l, t, l2, ls updated from S in one vectorised pass that also writes P = e^{s-m}
+//   acc = α·acc + P·V          BLAS, skipped entirely when v is None
+// The N×N matrix is never stored: per thread the largest buffer is [bq, bk].
+//
+// The vector ISA is chosen by the compiler flags (-march=native in loader.py); the macros below
+// must come before any ATen include so that at::vec picks the matching specialisation.
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && \
+    defined(__AVX512DQ__) && defined(__FMA__)
+#define CPU_CAPABILITY AVX512
+#define CPU_CAPABILITY_AVX512
+#elif defined(__AVX2__) && defined(__FMA__)
+#define CPU_CAPABILITY AVX2
+#define CPU_CAPABILITY_AVX2
+#else
+#define CPU_CAPABILITY DEFAULT
+#endif
+
+#include <torch/extension.h>
+
+#include <ATen/Parallel.h>
+#include <ATen/cpu/vec/functional.h>
+#include <ATen/cpu/vec/vec.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+// Fortran BLAS bundled with (and exported by) libtorch_cpu; column-major.
+extern "C" void sgemm_(const char* transa, const char* transb, const int* m, const int* n,
+                       const int* k, const float* alpha, const float* a, const int* lda,
+                       const float* b, const int* ldb, const float* beta, float* c,
+                       const int* ldc);
+
+namespace {
+
+using Vec = at::vec::Vectorized<float>;
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+
+// ---------------------------------------------------------------------------------------------
+// BLAS wrappers in row-major terms. A row-major [m, n] matrix is a column-major [n, m] one, so
+// each call swaps the operands.
+
+// C[m, n] = alpha · A[m, k] · B[n, k]ᵀ + beta · C   (row strides lda, ldb, ldc)
+inline void gemm_abt(int m, int n, int k, float alpha, const float* A, int lda, const float* B,
+                     int ldb, float beta, float* C, int ldc) {
+  sgemm_("T", "N", &n, &m, &k, &alpha, B, &ldb, A, &lda, &beta, C, &ldc);
+}
+
+// C[m, n] = alpha · A[m, k] · B[k, n] + beta · C
+inline void gemm_ab(int m, int n, int k, float alpha, const float* A, int lda, const float* B,
+                    int ldb, float beta, float* C, int ldc) {
+  sgemm_("N", "N", &n, &m, &k, &alpha, B, &ldb, A, &lda, &beta, C, &ldc);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Vectorised row helpers.
+
+// exp(x) for x ≤ 0 (and -inf/NaN). AVX-512: Cody–Waite reduction x = n·ln2 + r, degree-6
+// polynomial on |r| ≤ ln2/2 (≈1 ulp), exact 2^n with scalef; results below FLT_MIN flush to 0
+// (avoids slow denormal arithmetic in the sums; e^{-87} is irrelevant next to l ≥ 1). NaN stays
+// NaN (constants are the *first* operand of min/max, which return the second on NaN).
+inline Vec exp_vec(const Vec& x) {
+#if defined(CPU_CAPABILITY_AVX512)
+  const __m512 v = _mm512_min_ps(_mm512_set1_ps(88.3762626647949f), x);
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(v, _mm512_set1_ps(1.44269504088896341f)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), v);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+  __m512 p = _mm512_set1_ps(1.0f / 720);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  const __mmask16 tiny = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.0f), _CMP_LT_OQ);
+  return _mm512_maskz_mov_ps(static_cast<__mmask16>(~tiny), _mm512_scalef_ps(p, n));
+#else
+  return x.exp();  // Sleef (AVX2) or scalar std::exp
+#endif
+}
+
+// Row maximum over n floats; NaN if any element is NaN (a NaN score must poison its row).
+inline float row_max(const float* x, int64_t n) {
+  constexpr int64_t W = Vec::size();
+  Vec m0(kNegInf), m1(kNegInf);
+  int64_t j = 0;
+  for (; j + 2 * W <= n; j += 2 * W) {
+    m0 = at::vec::maximum(m0, Vec::loadu(x + j));
+    m1 = at::vec::maximum(m1, Vec::loadu(x + j + W));
+  }
+  for (; j + W <= n; j += W) m0 = at::vec::maximum(m0, Vec::loadu(x + j));
+  if (j < n) m1 = at::vec::maximum(m1, Vec::set(Vec(kNegInf), Vec::loadu(x + j, n - j), n - j));
+  return at::vec::vec_reduce_all<float>(
+      [](Vec& a, Vec& b) { return at::vec::maximum(a, b); }, at::vec::maximum(m0, m1));
+}
+
+struct BlockSums {
+  float l = 0.f;   // Σ e
+  float t = 0.f;   // Σ e·d, d = s - m
+  float l2 = 0.f;  // Σ e²
+};
+
+// In place: x[j] ← e_j = exp(x[j] - m); returns the block sums. Masked keys (x = -inf) give
+// e = 0 and contribute 0 to t: d is clamped to -1e30 first, so never 0·(-inf).
+inline BlockSums exp_and_sums(float* x, int64_t n, float m) {
+  constexpr int64_t W = Vec::size();
+  const Vec vm(m), floor(-1e30f);
+  Vec l(0.f), t(0.f), l2(0.f);
+  auto step = [&](const Vec& s) {
+    const Vec d = at::vec::clamp_min(s - vm, floor);
+    const Vec e = exp_vec(d);
+    l = l + e;
+    t = at::vec::fmadd(e, d, t);
+    l2 = at::vec::fmadd(e, e, l2);
+    return e;
+  };
+  int64_t j = 0;
+  for (; j + W <= n; j += W) step(Vec::loadu(x + j)).store(x + j);
+  if (j < n) step(Vec::set(Vec(kNegInf), Vec::loadu(x + j, n - j), n - j)).store(x + j, n - j);
+  auto sum = [](Vec& a, Vec& b) { return a + b; };
+  return {at::vec::vec_reduce_all<float>(sum, l), at::vec::vec_reduce_all<float>(sum, t),
+          at::vec::vec_reduce_all<float>(sum, l2)};
+}
+
+// x ← cap · tanh(x / cap)
+inline void softcap_row(float* x, int64_t n, float cap) {
+  constexpr int64_t W = Vec::size();
+  const Vec vcap(cap), vinv(1.0f / cap);
+  int64_t j = 0;
+  for (; j + W <= n; j += W) ((Vec::loadu(x + j) * vinv).tanh() * vcap).store(x + j);
+  if (j < n) ((Vec::loadu(x + j, n - j) * vinv).tanh() * vcap).store(x + j, n - j);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Problem description shared by all tasks.
+
+enum class MaskKind { kNone, kBool, kAdditive };
+
+struct Problem {
+  int64_t B, Hq, G, Lq, Lk, D, Dv;
+  // element strides: [b, h, row] (the last dim is contiguous)
+  int64_t q_sb, q_sh, q_sl, k_sb, k_sh, k_sl, v_sb, v_sh, v_sl;
+  float scale;
+  bool causal;
+  int64_t window;  // 0 = none
+  float softcap;   // 0 = none
+  int64_t sinks;
+  int64_t bq, bk;
+  bool has_v;
+  MaskKind mask_kind;
+  const void* mask;       // expanded [B, Hq, Lq, Lk] view, strides below
+  int64_t m_sb, m_sh, m_sq, m_sk;
+  const float* bad;       // [B, Hkv, Lk] contiguous, 1.0 where the value row is non-finite; or null
+  int64_t Hkv;
+};
+
+// Keys [lo, hi) visible to query row i under causal/window (bottom-right aligned).
+inline void visible_range(const Problem& p, int64_t i, int64_t& lo, int64_t& hi) {
+  lo = 0;
+  hi = p.Lk;
+  if (p.causal || p.window > 0) {
+    const int64_t pos = i + p.Lk - p.Lq;
+    hi = std::max<int64_t>(0, std::min(p.Lk, pos + 1));
+    if (p.window > 0) lo = std::max<int64_t>(0, pos - p.window + 1);
+  }
+  lo = std::min(lo, hi);
+}
+
+// Apply the user mask to scores x[0, n) of row i, keys [k0, k0 + n).
+inline void apply_mask(const Problem& p, float* x, int64_t n, int64_t b, int64_t h, int64_t i,
+                       int64_t k0) {
+  const int64_t off = b * p.m_sb + h * p.m_sh + i * p.m_sq + k0 * p.m_sk;
+  const int64_t sk = p.m_sk;
+  if (p.mask_kind == MaskKind::kBool) {
+    const bool* m = static_cast<const bool*>(p.mask) + off;
+    if (sk == 1) {
+      for (int64_t j = 0; j < n; ++j) x[j] = m[j] ? x[j] : kNegInf;
+    } else {
+      for (int64_t j = 0; j < n; ++j) x[j] = m[j * sk] ? x[j] : kNegInf;
+    }
+  } else {
+    // Additive: a -inf bias masks (stays -inf even where the score is +inf or NaN).
+    const float* m = static_cast<const float*>(p.mask) + off;
+    for (int64_t j = 0; j < n; ++j) {
+      const float bias = m[j * sk];
+      x[j] = bias == kNegInf ? kNegInf : x[j] + bias;
+    }
+  }
+}
+
+// Per-thread scratch, allocated once per call and thread.
+struct Workspace {
+  std::vector<float> q, k, v;      // fp32 copies of the blocks (only for non-fp32 inputs)
+  std::vector<float> s;            // [bq, bk] scores, then P in place
+  std::vector<float> acc;          // [bq, Dv] un-normalised output
+  std::vector<float> m, l, t, l2, ls, bad;  // [bq] row accumulators (DESIGN §2)
+  Workspace(const Problem& p, bool convert) {
+    if (convert) {
+      q.resize(p.bq * p.D);
+      k.resize(p.bk * p.D);
+      if (p.has_v) v.resize(p.bk * p.Dv);
+    }
+    s.resize(p.bq * p.bk);
+    if (p.has_v) acc.resize(p.bq * p.Dv);
+    for (auto* x : {&m, &l, &t, &l2, &ls, &bad}) x->resize(p.bq);
+  }
+};
+
+// Rows [0, rows) of a strided matrix as an fp32 pointer with its row stride; converts into
+// `buf` (row stride = cols) unless the input already is fp32.
+template <typename scalar_t>
+inline const float* as_fp32(const scalar_t* src, int64_t row_stride, int64_t rows, int64_t cols,
+                            std::vector<float>& buf, int& ld) {
+  if constexpr (std::is_same_v<scalar_t, float>) {
+    ld = static_cast<int>(std::max<int64_t>(row_stride, std::max<int64_t>(cols, 1)));
+    return src;
+  } else {
+    for (int64_t r = 0; r < rows; ++r) {
+      const scalar_t* in = src + r * row_stride;
+      float* out = buf.data() + r * cols;
+      for (int64_t c = 0; c < cols; ++c) out[c] = static_cast<float>(in[c]);
+    }
+    ld = static_cast<int>(std::max<int64_t>(cols, 1));
+    return buf.data();
+  }
+}
+
+struct Outputs {
+  void* out;  // [B, Hq, Lq, Dv] contiguous, scalar_t
+  float *shannon, *renyi2, *lse, *sink;  // [B, Hq, Lq] contiguous
+};
+
+// One (batch, query head, query block) task.
+template <typename scalar_t>
+void run_block(const Problem& p, const scalar_t* qp, const scalar_t* kp, const scalar_t* vp,
+               const Outputs& o, int64_t b, int64_t h, int64_t qs, Workspace& ws) {
+  const int64_t qe = std::min(qs + p.bq, p.Lq);
+  const int64_t bq = qe - qs;
+  const int64_t kvh = h / p.G;
+  const int64_t D = p.D, Dv = p.Dv, ldS = p.bk;
+
+  int ldq = 0;
+  const float* Q = as_fp32(qp + b * p.q_sb + h * p.q_sh + qs * p.q_sl, p.q_sl, bq, D, ws.q, ldq);
+  const scalar_t* Kh = kp + b * p.k_sb + kvh * p.k_sh;
+  const scalar_t* Vh = p.has_v ? vp + b * p.v_sb + kvh * p.v_sh : nullptr;
+  const float* bad = p.bad ? p.bad + (b * p.Hkv + kvh) * p.Lk : nullptr;
+
+  std::fill_n(ws.m.begin(), bq, kNegInf);
+  for (auto* x : {&ws.l, &ws.t, &ws.l2, &ws.ls, &ws.bad}) std::fill_n(x->begin(), bq, 0.f);
+  if (p.has_v) std::fill_n(ws.acc.begin(), bq * Dv, 0.f);
+
+  int64_t lo_first, hi_first, lo_last, hi_last;
+  visible_range(p, qs, lo_first, hi_first);
+  visible_range(p, qe - 1, lo_last, hi_last);
+  const int64_t k_lo = lo_first, k_hi = std::max(lo_first, hi_last);
+
+  for (int64_t ks = k_lo; ks < k_hi; ks += p.bk) {
+    const int64_t ke = std::min(ks + p.bk, k_hi);
+    const int64_t bk = ke - ks;
+    int ldk = 0;
+    const float* K = as_fp32(Kh + ks * p.k_sl, p.k_sl, bk, D, ws.k, ldk);
+    float* S = ws.s.data();  // [bq, bk] with row stride ldS
+    if (D > 0) {
+      gemm_abt(bq, bk, D, p.scale, Q, ldq, K, ldk, 0.f, S, ldS);
+    } else {
+      for (int64_t r = 0; r < bq; ++r) std::fill_n(S + r * ldS, bk, 0.f);
+    }
+
+    for (int64_t r = 0; r < bq; ++r) {
+      const int64_t i = qs + r;
+      float* srow = S + r * ldS;
+      int64_t lo, hi;
+      visible_range(p, i, lo, hi);
+      const int64_t c0 = std::clamp(lo - ks, int64_t{0}, bk);
+      const int64_t c1 = std::clamp(hi - ks, c0, bk);
+      // P must be 0 outside the visible interval (the P·V product covers the whole block).
+      if (p.has_v) {
+        std::fill(srow, srow + c0, 0.f);
+        std::fill(srow + c1, srow + bk, 0.f);
+      }
+      if (c1 <= c0) continue;
+      float* x = srow + c0;
+      const int64_t n = c1 - c0;
+      if (p.softcap > 0.f) softcap_row(x, n, p.softcap);
+      if (p.mask_kind != MaskKind::kNone) apply_mask(p, x, n, b, h, i, ks + c0);
+
+      const float m_old = ws.m[r];
+      const float m_blk = row_max(x, n);
+      const float m_new = (std::isnan(m_blk) || std::isnan(m_old)) ? kNaN : std::max(m_old, m_blk);
+      if (m_new == kNegInf) {  // nothing visible in this row so far
+        if (p.has_v) std::fill(x, x + n, 0.f);
+        continue;
+      }
+      const BlockSums bs = exp_and_sums(x, n, m_new);  // x now holds P
+      float ls_blk = 0.f;
+      for (int64_t j = c0; j < std::min(c1, p.sinks - ks); ++j) ls_blk += srow[j];
+
+      // Rescale the old state to the new max (α = 0 while the row was empty).
+      const bool was_empty = m_old == kNegInf;
+      const float alpha = was_empty ? 0.f : std::exp(m_old - m_new);
+      const float shift = was_empty ? 0.f : m_old - m_new;
+      ws.t[r] = alpha * (ws.t[r] + shift * ws.l[r]) + bs.t;
+      ws.l[r] = alpha * ws.l[r] + bs.l;
+      ws.l2[r] = alpha * alpha * ws.l2[r] + bs.l2;
+      ws.ls[r] = alpha * ws.ls[r] + ls_blk;
+      ws.m[r] = m_new;
+      if (p.has_v && alpha != 1.f) {
+        float* a = ws.acc.data() + r * Dv;
+        for (int64_t c = 0; c < Dv; ++c) a[c] *= alpha;
+      }
+      if (bad) {
+        float mass = 0.f;
+        for (int64_t j = c0; j < c1; ++j) mass += srow[j] * bad[ks + j];
+        ws.bad[r] = alpha * ws.bad[r] + mass;
+      }
+    }
+
+    if (p.has_v && Dv > 0) {
+      int ldv = 0;
+      const float* V = as_fp32(Vh + ks * p.v_sl, p.v_sl, bk, Dv, ws.v, ldv);
+      gemm_ab(bq, Dv, bk, 1.f, S, ldS, V, ldv, 1.f, ws.acc.data(), Dv);
+    }
+  }
+
+  // Final values (DESIGN §2); a fully masked row (l = 0) is exact zeros with lse = -inf.
+  const int64_t row0 = (b * p.Hq + h) * p.Lq + qs;
+  for (int64_t r = 0; r < bq; ++r) {
+    const float l = ws.l[r];
+    const bool empty = l == 0.f;
+    const float log_l = empty ? 0.f : std::log(l);
+    float H = empty ? 0.f : log_l - ws.t[r] / l;
+    H = H < 0.f ? 0.f : H;  // written so that NaN stays NaN
+    float H2 = empty ? 0.f : 2.f * log_l - std::log(ws.l2[r]);
+    H2 = H2 < 0.f ? 0.f : H2;
+    H2 = H2 > H ? H : H2;  // H2 ≤ H exactly; rounding may cross it by an ulp
+    o.shannon[row0 + r] = H;
+    o.renyi2[row0 + r] = H2;
+    o.lse[row0 + r] = empty ? kNegInf : ws.m[r] + log_l;
+    o.sink[row0 + r] = empty ? 0.f : ws.ls[r] / l;
+    if (p.has_v) {
+      scalar_t* out = static_cast<scalar_t*>(o.out) + (row0 + r) * Dv;
+      const float* a = ws.acc.data() + r * Dv;
+      const bool poisoned = bad && ws.bad[r] > 0.f;
+      const float inv = empty ? 0.f : 1.f / l;
+      for (int64_t c = 0; c < Dv; ++c) {
+        const float val = poisoned ? kNaN : (empty ? 0.f : a[c] * inv);
+        out[c] = static_cast<scalar_t>(val);
+      }
+    }
+  }
+}
+
+template <typename scalar_t>
+void run_all(const Problem& p, const at::Tensor& q, const at::Tensor& k,
+             const c10::optional<at::Tensor>& v, const Outputs& o) {
+  const scalar_t* qp = q.data_ptr<scalar_t>();
+  const scalar_t* kp = k.data_ptr<scalar_t>();
+  const scalar_t* vp = p.has_v ? v->data_ptr<scalar_t>() : nullptr;
+  const int64_t n_qblocks = (p.Lq + p.bq - 1) / p.bq;
+  const int64_t n_heads = p.B * p.Hq;
+  const int64_t n_tasks = n_qblocks * n_heads;
+  if (n_tasks == 0) return;
+  // Dynamic scheduling, most expensive first: under causal masking the last query blocks see
+  // the most keys, so they are handed out first and the cheap ones fill the gaps at the end.
+  std::atomic<int64_t> next{0};
+  const int64_t n_threads = std::min<int64_t>(at::get_num_threads(), n_tasks);
+  constexpr bool convert = !std::is_same_v<scalar_t, float>;
+  at::parallel_for(0, n_threads, 1, [&](int64_t, int64_t) {
+    Workspace ws(p, convert);
+    for (int64_t task = next++; task < n_tasks; task = next++) {
+      const int64_t qblock = n_qblocks - 1 - task / n_heads;
+      const int64_t bh = task % n_heads;
+      run_block<scalar_t>(p, qp, kp, vp, o, bh / p.Hq, bh % p.Hq, qblock * p.bq, ws);
+    }
+  });
+}
+
+}  // namespace
+
+// Returns (out or empty, shannon, renyi2, lse, sink_mass). Inputs are validated in Python
+// (dispatch.build_problem); here only the layout contract is checked.
+std::vector<at::Tensor> forward(const at::Tensor& q, const at::Tensor& k,
+                                const c10::optional<at::Tensor>& v,
+                                const c10::optional<at::Tensor>& mask,
+                                const c10::optional<at::Tensor>& bad, double scale, bool causal,
+                                int64_t window, double softcap, int64_t sink_tokens,
+                                int64_t block_q, int64_t block_k) {
+  TORCH_CHECK(q.dim() == 4 && k.dim() == 4, "q, k must be [B, H, L, D]");
+  TORCH_CHECK(q.scalar_type() == k.scalar_type(), "q and k dtypes differ");
+  TORCH_CHECK(q.stride(3) == 1 && k.stride(3) == 1, "q, k need a contiguous last dim");
+  TORCH_CHECK(block_q > 0 && block_k > 0, "block sizes must be positive");
+  const bool has_v = v.has_value() && v->defined();
+  Problem p{};
+  p.B = q.size(0);
+  p.Hq = q.size(1);
+  p.Lq = q.size(2);
+  p.D = q.size(3);
+  p.Hkv = k.size(1);
+  p.Lk = k.size(2);
+  p.G = p.Hq / p.Hkv;
+  p.Dv = has_v ? v->size(3) : 0;
+  p.q_sb = q.stride(0), p.q_sh = q.stride(1), p.q_sl = q.stride(2);
+  p.k_sb = k.stride(0), p.k_sh = k.stride(1), p.k_sl = k.stride(2);
+  if (has_v) {
+    TORCH_CHECK(v->scalar_type() == q.scalar_type() && v->stride(3) == 1, "bad v layout");
+    p.v_sb = v->stride(0), p.v_sh = v->stride(1), p.v_sl = v->stride(2);
+  }
+  p.scale = static_cast<float>(scale);
+  p.causal = causal;
+  p.window = window;
+  p.softcap = static_cast<float>(softcap);
+  p.sinks = sink_tokens;
+  p.bq = std::min<int64_t>(block_q, std::max<int64_t>(p.Lq, 1));
+  p.bk = std::min<int64_t>(block_k, std::max<int64_t>(p.Lk, 1));
+  p.has_v = has_v;
+  p.mask_kind = MaskKind::kNone;
+  if (mask.has_value() && mask->defined()) {
+    TORCH_CHECK(mask->dim() == 4 && mask->size(0) == p.B && mask->size(1) == p.Hq &&
+                    mask->size(2) == p.Lq && mask->size(3) == p.Lk,
+                "mask must be expanded to [B, Hq, Lq, Lk]");
+    TORCH_CHECK(mask->scalar_type() == at::kBool || mask->scalar_type() == at::kFloat,
+                "mask must be bool or float32");
+    p.mask_kind = mask->scalar_type() == at::kBool ? MaskKind::kBool : MaskKind::kAdditive;
+    p.mask = mask->data_ptr();
+    p.m_sb = mask->stride(0), p.m_sh = mask->stride(1), p.m_sq = mask->stride(2);
+    p.m_sk = mask->stride(3);
+  }
+  p.bad = nullptr;
+  if (bad.has_value() && bad->defined()) {
+    TORCH_CHECK(bad->is_contiguous() && bad->scalar_type() == at::kFloat, "bad: fp32 contiguous");
+    p.bad = bad->data_ptr<float>();
+  }
+
+  auto f32 = q.options().dtype(at::kFloat);
+  at::Tensor shannon = at::empty({p.B, p.Hq, p.Lq}, f32);
+  at::Tensor renyi2 = at::empty_like(shannon), lse = at::empty_like(shannon);
+  at::Tensor sink = at::empty_like(shannon);
+  at::Tensor out = has_v ? at::empty({p.B, p.Hq, p.Lq, p.Dv}, v->options()) : at::Tensor();
+  Outputs o{has_v ? out.data_ptr() : nullptr, shannon.data_ptr<float>(),
+            renyi2.data_ptr<float>(), lse.data_ptr<float>(), sink.data_ptr<float>()};
+
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, q.scalar_type(), "attention_entropy",
+                                  [&] { run_all<scalar_t>(p, q, k, v, o); });
+  return {out, shannon, renyi2, lse, sink};
+}
+
+PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+  m.doc() = "headentropy fused CPU attention forward with entropy statistics";
+  m.def("forward", &forward, "attention + per-row Shannon/Rényi-2/lse/sink statistics",
+        py::arg("q"), py::arg("k"), py::arg("v"), py::arg("mask"), py::arg("bad"),
+        py::arg("scale"), py::arg("causal"), py::arg("window"), py::arg("softcap"),
+        py::arg("sink_tokens"), py::arg("block_q"), py::arg("block_k"));
+}

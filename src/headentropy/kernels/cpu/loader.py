@@ -1,0 +1,168 @@
+"""Build (once) and load the fused CPU kernel as a PyTorch C++ extension.
+
+The extension is compiled on first use with `torch.utils.cpp_extension.load` into
+`user_cache_dir("headentropy")/cpu_kernel/<key>/`, where `<key>` hashes the C++ source, the torch
+and Python versions, the compiler flags and the CPU's instruction-set flags (the build uses
+`-march=native`). Later processes import the cached shared object directly, without a compiler.
+
+Where the build is impossible (no compiler, failed compile), `load()` raises
+`KernelUnavailable` with the reason, after one `RuntimeWarning` per process; the backend's probe
+turns that into `(False, reason)`, so `backend="auto"` falls back to the `torch` backend.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.machinery
+import importlib.util
+import os
+import platform
+import shutil
+import sys
+import threading
+import warnings
+from pathlib import Path
+from types import ModuleType
+
+SOURCE = Path(__file__).with_name("attention_entropy.cpp")
+CFLAGS = ("-O3", "-march=native", "-fopenmp", "-std=c++17")
+# -fopenmp at link time records libgomp.so.1, which resolves to the copy torch already loaded.
+LDFLAGS = ("-fopenmp",)
+# Set to a directory to move the build cache (tests use a temporary one).
+CACHE_ENV = "HEADENTROPY_CACHE_DIR"
+
+
+class KernelUnavailable(RuntimeError):
+    """The fused CPU kernel cannot be built or loaded here; the message says why."""
+
+
+_lock = threading.Lock()
+_module: ModuleType | None = None
+_error: str | None = None
+
+
+def cache_root() -> Path:
+    env = os.environ.get(CACHE_ENV)
+    if env:
+        return Path(env)
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("headentropy"))
+
+
+def _cpu_flags() -> str:
+    """The CPU's instruction-set flags: a cache built with -march=native is only valid for them."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith(("flags", "Features")):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def build_key(source: bytes | None = None) -> str:
+    import torch
+
+    h = hashlib.sha256()
+    for part in (
+        SOURCE.read_bytes() if source is None else source,
+        torch.__version__.encode(),
+        sys.version.encode(),
+        " ".join(CFLAGS + LDFLAGS).encode(),
+        _cpu_flags().encode(),
+    ):
+        h.update(part)
+        h.update(b"\0")
+    return h.hexdigest()[:16]
+
+
+def build_dir() -> Path:
+    return cache_root() / "cpu_kernel" / build_key()
+
+
+def module_name() -> str:
+    return f"headentropy_cpu_{build_key()}"
+
+
+def find_compiler() -> str | None:
+    """The C++ compiler torch.utils.cpp_extension would use ($CXX or c++), if it exists."""
+    return shutil.which(os.environ.get("CXX", "c++"))
+
+
+def _import_built(name: str, directory: Path) -> ModuleType | None:
+    path = directory / f"{name}{importlib.machinery.EXTENSION_SUFFIXES[-1]}"
+    candidates = [path, directory / f"{name}.so"]
+    for so in candidates:
+        if so.is_file():
+            spec = importlib.util.spec_from_file_location(name, so)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            return module
+    return None
+
+
+def _build(name: str, directory: Path) -> ModuleType:
+    if find_compiler() is None:
+        raise KernelUnavailable(
+            f"no C++ compiler found (looked for {os.environ.get('CXX', 'c++')!r} on PATH; "
+            "install g++ or set CXX)"
+        )
+    directory.mkdir(parents=True, exist_ok=True)
+    print(
+        f"headentropy: compiling the fused CPU kernel (once, about a minute) into {directory}",
+        file=sys.stderr,
+        flush=True,
+    )
+    from torch.utils import cpp_extension
+
+    return cpp_extension.load(
+        name=name,
+        sources=[str(SOURCE)],
+        extra_cflags=list(CFLAGS),
+        extra_ldflags=list(LDFLAGS),
+        build_directory=str(directory),
+        verbose=False,
+    )
+
+
+def load() -> ModuleType:
+    """The compiled extension (built on the first call of the process if not cached)."""
+    global _module, _error
+    if _module is not None:
+        return _module
+    with _lock:
+        if _module is not None:
+            return _module
+        if _error is not None:
+            raise KernelUnavailable(_error)
+        name, directory = module_name(), build_dir()
+        try:
+            _module = _import_built(name, directory) or _build(name, directory)
+        except Exception as exc:  # any build/import failure means: use another backend
+            reason = str(exc) if isinstance(exc, KernelUnavailable) else _summarise(exc)
+            _error = reason
+            warnings.warn(
+                f"headentropy: the fused CPU kernel is unavailable ({reason}); "
+                "backend='auto' uses the portable 'torch' backend instead.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            raise KernelUnavailable(reason) from exc
+        return _module
+
+
+def _summarise(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    if len(text) > 300:
+        text = text[:300] + "…"
+    return f"building the C++ extension failed: {type(exc).__name__}: {text}"
+
+
+def reset() -> None:
+    """Forget the loaded module and any recorded failure (tests; a new cache dir)."""
+    global _module, _error
+    with _lock:
+        _module = None
+        _error = None
