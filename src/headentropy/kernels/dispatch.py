@@ -8,6 +8,7 @@ from typing import Callable
 
 import torch
 
+from . import triton_fwd as _triton_backend  # cheap: imports triton only when it runs
 from .cpu import backend as _cpu_backend  # cheap: compiles only when probed
 from .problem import SUPPORTED_DTYPES, AttentionProblem, default_scale
 from .result import AttentionResult
@@ -48,6 +49,9 @@ def _run_torch(problem: AttentionProblem) -> AttentionResult:
 # Order matters for "auto": the first available backend that runs on the device wins,
 # so fused backends are listed before the portable fallback.
 _REGISTRY: dict[str, _Backend] = {
+    # CPU tensors only through Triton's interpreter (TRITON_INTERPRET=1, for tests): the probe
+    # reports unavailable without CUDA or the interpreter, and run() refuses CPU tensors without it.
+    "triton": _Backend("triton", ("cuda", "cpu"), _triton_backend.probe, _triton_backend.run),
     "cpu": _Backend("cpu", ("cpu",), _cpu_backend.probe, _cpu_backend.run),
     "torch": _Backend("torch", ("cpu", "cuda", "mps", "xpu"), _always, _run_torch),
     "reference": _Backend("reference", ("cpu", "cuda", "mps", "xpu"), _always, _run_reference),

@@ -1,0 +1,447 @@
+"""Backend `triton`: a FlashAttention-2-style forward kernel with fused entropy accumulators.
+
+One program handles BLOCK_M query rows of one (batch, query head) and streams the visible K/V
+blocks through SRAM, keeping the DESIGN §2 accumulators (m, l, t, l2, ls) beside the output
+accumulator. Nothing of size Lq×Lk is ever stored. Everything runs in base 2 (scores are
+multiplied by log2 e once, exp2/log2 are the cheap hardware ops); the statistics are converted
+back to nats at the end: H = ln2·(log2 l − t/l), H2 = ln2·(2·log2 l − log2 l2), lse = ln2·(m + log2 l).
+
+Key blocks of one query block fall in four ranges, each an unrolled loop with its own masking
+(`phase` below is a compile-time constant):
+
+    0  sink    [lo, p1)   blocks holding keys j < sink_tokens: full masks + sink accumulation
+    1  front   [p1, p2)   window's left edge: full masks           (only with a window)
+    2  inside  [p2, p3)   every query sees every key: no causal/window/bounds mask (hot loop)
+    3  edge    [p3, hi)   causal diagonal and the Lk % BLOCK_N tail: full masks
+
+Where triton runs, and when the interpreter is used
+---------------------------------------------------
+* CUDA tensors: the kernel is compiled with `triton.jit` (the real backend).
+* `TRITON_INTERPRET=1` in the environment *at call time*: the same kernel source runs through
+  Triton's NumPy interpreter (`InterpretedFunction`), on CPU or CUDA tensors. It is slow and
+  meant for tests; blocks are smaller there (16×16) so short sequences cross many blocks.
+The kernel is wrapped lazily per mode (this module imports no triton at import time, and the
+kernel has no `@triton.jit` helpers, so both wrappers can coexist in one process).
+
+Inputs the kernel does not cover — float64, head dims above 256 — are delegated to the portable
+`torch` backend; the result's `backend` field then says "torch".
+
+Non-finite values in V: `problem.nonfinite_value_keys` zeroes them and flags their keys; the
+flag rides along as one extra V column (a copy of V is made only in that rare case), so the
+kernel computes each row's probability mass on bad keys for free and rows with mass > 0 become
+NaN, as in the other backends. (With fp16 V a probability below 6e-8 rounds to 0 in the P·V
+product and is not flagged.)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+
+import torch
+
+from .problem import AttentionProblem, nonfinite_value_keys
+from .result import AttentionResult
+
+MAX_HEAD_DIM = 256
+LOG2E = 1.4426950408889634
+_TRUTHY = ("1", "true", "yes", "on", "y")  # how triton.knobs reads TRITON_INTERPRET
+
+
+def interpreter_enabled() -> bool:
+    """True when TRITON_INTERPRET asks for Triton's interpreter (read at every call)."""
+    return os.environ.get("TRITON_INTERPRET", "0").strip().lower() in _TRUTHY
+
+
+def probe() -> tuple[bool, str]:
+    """Cheap availability check for `he.backends()`; imports neither triton nor the kernel."""
+    if importlib.util.find_spec("triton") is None:
+        return False, "triton is not installed (pip install 'headentropy[triton]')"
+    if interpreter_enabled():
+        return True, "Triton interpreter (TRITON_INTERPRET=1): runs on CPU tensors too, slowly; for tests"
+    if torch.cuda.is_available():
+        return True, "fused Triton FlashAttention kernel on CUDA"
+    return False, "no CUDA device (TRITON_INTERPRET=1 runs the kernel on CPU through Triton's interpreter)"
+
+
+def run(problem: AttentionProblem) -> AttentionResult:
+    """The registered entry point of backend 'triton'."""
+    return _launch(problem)
+
+
+# --------------------------------------------------------------------------------------------
+# The kernel. Plain Python source, wrapped by triton.jit / InterpretedFunction in `_kernel()`;
+# `tl` is bound in this module's globals there. Annotations stay strings (future import), which
+# is how triton reads `tl.constexpr` without importing triton here.
+# --------------------------------------------------------------------------------------------
+def _attn_fwd_kernel(
+    Q, K, V, Mask, Out, Stats,  # pointers; V/Out/Mask are dummies when unused
+    stride_qb, stride_qh, stride_qm, stride_qd,
+    stride_kb, stride_kh, stride_kn, stride_kd,
+    stride_vb, stride_vh, stride_vn, stride_vd,
+    stride_mb, stride_mh, stride_mm, stride_mn,  # 0 along broadcast dims
+    stride_ob, stride_oh, stride_om, stride_od,
+    stride_s0,  # Stats is [4, B, Hq, Lq] contiguous: shannon, renyi2, lse, sink_mass
+    Hq, group, Lq, Lk, diag_offset, window, sink_tokens,
+    qk_scale, cap_in, cap_out,  # s·log2e = qk·qk_scale, or with softcap: cap_out·tanh(qk·cap_in)
+    HEAD_D: tl.constexpr, BLOCK_D: tl.constexpr, HEAD_DV: tl.constexpr, BLOCK_DV: tl.constexpr,
+    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
+    CAUSAL: tl.constexpr,  # causal or window: keys after the query's position are hidden
+    HAS_WINDOW: tl.constexpr, HAS_SOFTCAP: tl.constexpr,
+    MASK_KIND: tl.constexpr,  # 0 none, 1 bool (as uint8), 2 additive float
+    HAS_V: tl.constexpr, ENTROPY: tl.constexpr, DOT_PRECISION: tl.constexpr,
+    DOT_IN_FP32: tl.constexpr,  # interpreter + bf16 only: its NumPy dot cannot multiply bf16
+):
+    NEG_INF: tl.constexpr = float("-inf")
+    LN2: tl.constexpr = 0.6931471805599453
+    LOG2E_: tl.constexpr = 1.4426950408889634
+
+    # heaviest (last, for causal) query blocks first: better tail balance across the grid
+    pid_m = tl.num_programs(0) - 1 - tl.program_id(0)
+    pid_bh = tl.program_id(1)
+    b = (pid_bh // Hq).to(tl.int64)
+    h = pid_bh % Hq
+    kv_h = (h // group).to(tl.int64)  # GQA/MQA: query head h reads KV head h // group
+    h = h.to(tl.int64)
+
+    m_start = pid_m * BLOCK_M
+    offs_m = m_start + tl.arange(0, BLOCK_M)  # [BM] query rows
+    offs_nb = tl.arange(0, BLOCK_N)  # [BN] key offsets inside a block
+    offs_d = tl.arange(0, BLOCK_D)  # [BD] (padded head dim)
+    offs_dv = tl.arange(0, BLOCK_DV)  # [BDV]
+    row_ok = offs_m < Lq
+    d_ok = offs_d < HEAD_D
+    dv_ok = offs_dv < HEAD_DV
+    q_pos = offs_m + diag_offset  # key position of each query (bottom-right alignment)
+
+    # q stays in the input dtype for the tensor-core dot. [BM, BD]
+    q_ptrs = Q + b * stride_qb + h * stride_qh + offs_m[:, None] * stride_qm + offs_d[None, :] * stride_qd
+    q = tl.load(q_ptrs, mask=row_ok[:, None] & d_ok[None, :], other=0.0)
+    if DOT_IN_FP32:  # bf16·bf16 products are exact in fp32, as on tensor cores
+        q = q.to(tl.float32)
+    k_base = K + b * stride_kb + kv_h * stride_kh + offs_d[:, None] * stride_kd  # K^T tile [BD, BN]
+    v_base = V + b * stride_vb + kv_h * stride_vh + offs_dv[None, :] * stride_vd  # V tile [BN, BDV]
+    mask_base = Mask + b * stride_mb + h * stride_mh + offs_m.to(tl.int64)[:, None] * stride_mm
+
+    # ---- which key blocks this query block needs (all bounds multiples of BLOCK_N except hi) --
+    last_row = tl.minimum(m_start + BLOCK_M, Lq) - 1
+    lo = 0
+    hi = Lk
+    full_lo = 0
+    full_hi = (Lk // BLOCK_N) * BLOCK_N  # the tail block always takes the masked path
+    if CAUSAL:
+        hi = tl.minimum(tl.maximum(last_row + diag_offset + 1, 0), Lk)
+        # block [n, n+BN) is fully visible to the block's first row iff n + BN <= its pos + 1
+        full_hi = tl.minimum(full_hi, (tl.maximum(m_start + diag_offset + 1, 0) // BLOCK_N) * BLOCK_N)
+    if HAS_WINDOW:
+        lo = (tl.maximum(m_start + diag_offset - window + 1, 0) // BLOCK_N) * BLOCK_N
+        lo = tl.minimum(lo, hi)
+        # ...and fully inside the window of the last row iff n >= its pos - window + 1
+        edge = tl.maximum(last_row + diag_offset - window + 1, 0)
+        full_lo = ((edge + BLOCK_N - 1) // BLOCK_N) * BLOCK_N
+    sink_end = 0
+    if ENTROPY:
+        sink_end = ((sink_tokens + BLOCK_N - 1) // BLOCK_N) * BLOCK_N
+    p1 = tl.minimum(tl.maximum(sink_end, lo), hi)
+    p2 = tl.minimum(tl.maximum(full_lo, p1), hi)
+    p3 = tl.minimum(tl.maximum(full_hi, p2), hi)
+
+    # ---- accumulators, fp32, in log2 units --------------------------------------------------
+    m_i = tl.zeros([BLOCK_M], dtype=tl.float32) + NEG_INF  # running max of s·log2e
+    l_i = tl.zeros([BLOCK_M], dtype=tl.float32)  # Σ 2^(u-m)
+    t_i = tl.zeros([BLOCK_M], dtype=tl.float32)  # Σ 2^(u-m)·(u-m), shifted
+    l2_i = tl.zeros([BLOCK_M], dtype=tl.float32)  # Σ 2^(2(u-m))
+    ls_i = tl.zeros([BLOCK_M], dtype=tl.float32)  # Σ_{j<S} 2^(u-m)
+    acc = tl.zeros([BLOCK_M, BLOCK_DV], dtype=tl.float32)
+
+    for phase in tl.static_range(4):
+        if (phase != 0 or ENTROPY) and (phase != 1 or HAS_WINDOW):
+            if phase == 0:
+                n_lo = lo
+                n_hi = p1
+            elif phase == 1:
+                n_lo = p1
+                n_hi = p2
+            elif phase == 2:
+                n_lo = p2
+                n_hi = p3
+            else:
+                n_lo = p3
+                n_hi = hi
+            for start_n in range(n_lo, n_hi, BLOCK_N):
+                start_n = tl.multiple_of(start_n, BLOCK_N)
+                offs_n = start_n + offs_nb  # [BN]
+                kv_ok = offs_n < Lk
+                k_ptrs = k_base + offs_n[None, :] * stride_kn
+                if phase != 2:
+                    k = tl.load(k_ptrs, mask=d_ok[:, None] & kv_ok[None, :], other=0.0)
+                elif HEAD_D == BLOCK_D:
+                    k = tl.load(k_ptrs)
+                else:
+                    k = tl.load(k_ptrs, mask=d_ok[:, None], other=0.0)
+                if DOT_IN_FP32:
+                    k = k.to(tl.float32)
+                qk = tl.dot(q, k, input_precision=DOT_PRECISION)  # [BM, BN] fp32
+
+                if HAS_SOFTCAP:  # c·tanh(s/c), tanh from exp: exact sign, no overflow
+                    x = qk * cap_in
+                    e2 = tl.exp(-2.0 * tl.abs(x))
+                    th = (1.0 - e2) / (1.0 + e2)
+                    s = tl.where(x < 0, -th, th) * cap_out
+                else:
+                    s = qk * qk_scale
+                if MASK_KIND != 0:  # user mask, read through its (broadcast) strides
+                    mk_ptrs = mask_base + offs_n[None, :] * stride_mn
+                    if phase != 2:
+                        mk = tl.load(mk_ptrs, mask=row_ok[:, None] & kv_ok[None, :], other=0)
+                    else:
+                        mk = tl.load(mk_ptrs, mask=row_ok[:, None], other=0)
+                    if MASK_KIND == 1:
+                        s = tl.where(mk != 0, s, NEG_INF)
+                    else:
+                        bias = mk.to(tl.float32)
+                        s = tl.where(bias == NEG_INF, NEG_INF, s + bias * LOG2E_)
+                if phase != 2:  # causal diagonal, window edge, Lk tail
+                    keep = kv_ok[None, :]
+                    if CAUSAL:
+                        rel = q_pos[:, None] - offs_n[None, :]  # how far back the key is
+                        keep = keep & (rel >= 0)
+                        if HAS_WINDOW:
+                            keep = keep & (rel < window)
+                    s = tl.where(keep, s, NEG_INF)
+
+                # online softmax; a row with nothing visible yet keeps m = -inf, shifted by 0
+                m_new = tl.maximum(m_i, tl.max(s, 1))
+                m_use = tl.where(m_new == NEG_INF, 0.0, m_new)
+                alpha = tl.exp2(m_i - m_use)  # 0 while the row was empty
+                d = s - m_use[:, None]  # [BM, BN], -inf at masked keys
+                p = tl.exp2(d)
+                if ENTROPY:
+                    shift = tl.where(m_i == NEG_INF, 0.0, m_i - m_use)
+                    # p > 0 implies d > -150, so clamping d at -256 only turns 0·(-inf) into 0
+                    t_i = alpha * (t_i + shift * l_i) + tl.sum(p * tl.maximum(d, -256.0), 1)
+                    l2_i = alpha * alpha * l2_i + tl.sum(p * p, 1)
+                    ls_i = alpha * ls_i
+                    if phase == 0:
+                        ls_i += tl.sum(tl.where(offs_n[None, :] < sink_tokens, p, 0.0), 1)
+                l_i = alpha * l_i + tl.sum(p, 1)
+                if HAS_V:
+                    v_ptrs = v_base + offs_n[:, None] * stride_vn
+                    if phase != 2:
+                        v = tl.load(v_ptrs, mask=kv_ok[:, None] & dv_ok[None, :], other=0.0)
+                    elif HEAD_DV == BLOCK_DV:
+                        v = tl.load(v_ptrs)
+                    else:
+                        v = tl.load(v_ptrs, mask=dv_ok[None, :], other=0.0)
+                    p_v = p.to(V.dtype.element_ty)  # P rounded to V's dtype for the tensor-core dot
+                    if DOT_IN_FP32:
+                        p_v = p_v.to(tl.float32)
+                        v = v.to(tl.float32)
+                    acc = acc * alpha[:, None]
+                    acc = tl.dot(p_v, v, acc, input_precision=DOT_PRECISION)
+                m_i = m_new
+
+    # ---- finish: a fully masked row (l = 0) gives out 0, H = H2 = sink = 0, lse = -inf -------
+    empty = l_i == 0.0
+    l_safe = tl.where(empty, 1.0, l_i)
+    log2_l = tl.log2(l_safe)
+    stats_row = Stats + b * (Hq * Lq) + h * Lq + offs_m  # Stats[., b, h, m]
+    lse = tl.where(empty, NEG_INF, (m_i + log2_l) * LN2)
+    tl.store(stats_row + 2 * stride_s0, lse, mask=row_ok)
+    if ENTROPY:
+        shannon = tl.where(empty, 0.0, LN2 * (log2_l - t_i / l_safe))
+        shannon = tl.where(shannon < 0.0, 0.0, shannon)  # rounding; `where` keeps NaN rows NaN
+        renyi2 = tl.where(empty, 0.0, LN2 * (2.0 * log2_l - tl.log2(tl.where(empty, 1.0, l2_i))))
+        renyi2 = tl.where(renyi2 < 0.0, 0.0, renyi2)
+        renyi2 = tl.where(renyi2 > shannon, shannon, renyi2)  # H2 <= H holds exactly
+        tl.store(stats_row, shannon, mask=row_ok)
+        tl.store(stats_row + stride_s0, renyi2, mask=row_ok)
+        tl.store(stats_row + 3 * stride_s0, tl.where(empty, 0.0, ls_i / l_safe), mask=row_ok)
+    if HAS_V:
+        out = tl.where(empty[:, None], 0.0, acc / l_safe[:, None])
+        o_ptrs = Out + b * stride_ob + h * stride_oh + offs_m[:, None] * stride_om + offs_dv[None, :] * stride_od
+        tl.store(o_ptrs, out.to(Out.dtype.element_ty), mask=row_ok[:, None] & dv_ok[None, :])
+
+
+_KERNELS: dict[bool, object] = {}  # interpret? -> wrapped kernel
+
+
+def _kernel(interpret: bool):
+    """Wrap the kernel source once per mode (compiled JIT or interpreter)."""
+    if interpret not in _KERNELS:
+        import triton
+        import triton.language
+
+        globals()["tl"] = triton.language  # the name the kernel body reads
+        if interpret:
+            from triton.runtime.interpreter import InterpretedFunction
+
+            _install_interpreter_index_shim()
+            _KERNELS[interpret] = InterpretedFunction(_attn_fwd_kernel)
+        else:
+            _KERNELS[interpret] = triton.jit(_attn_fwd_kernel)
+    return _KERNELS[interpret]
+
+
+def _install_interpreter_index_shim() -> None:
+    """Let Triton 3.6's interpreter use runtime loop bounds under NumPy >= 2.4.
+
+    The interpreter keeps scalars as 1-element 1-d arrays and implements `tensor.__index__` as
+    `int(array)`, which NumPy 2.4 refuses ("only 0-dimensional arrays can be converted"), so
+    `range(lo, hi, BLOCK_N)` with runtime bounds fails. We wrap the interpreter's own patch step
+    so `__index__` reads the single element instead. Installed only when NumPy actually refuses,
+    only for interpreter runs; the interpreter restores the attribute after each launch.
+    """
+    import numpy as np
+    from triton.runtime import interpreter
+
+    try:
+        int(np.array([1]))
+        return  # this NumPy still converts 1-element arrays
+    except TypeError:
+        pass
+    original = interpreter._patch_lang_tensor
+    if getattr(original, "_headentropy_index_shim", False):
+        return
+
+    def patch_lang_tensor(tensor, scope):
+        original(tensor, scope)
+        scope.set_attr(tensor, "__index__", lambda self: int(self.handle.data.reshape(-1)[0]))
+
+    patch_lang_tensor._headentropy_index_shim = True
+    interpreter._patch_lang_tensor = patch_lang_tensor
+
+
+def _next_pow2(n: int) -> int:
+    return 1 << max(0, (n - 1).bit_length())
+
+
+def _config(head_dim: int, itemsize: int, interpret: bool) -> dict:
+    """One block config per head dim (no autotuning); small blocks in the interpreter.
+
+    Chosen by compiling for sm_90 ahead of time (ptxas -v): these keep K/V loads pipelined
+    (cp.async, `num_stages` buffers) and avoid register spills on the plain paths.
+    """
+    if interpret:
+        return dict(BLOCK_M=16, BLOCK_N=16, num_warps=4, num_stages=1)
+    if itemsize >= 4:  # fp32 tiles are twice the bytes: smaller blocks keep shared memory in bounds
+        if head_dim <= 128:
+            return dict(BLOCK_M=64, BLOCK_N=32, num_warps=4, num_stages=2)
+        return dict(BLOCK_M=32, BLOCK_N=32, num_warps=4, num_stages=1)
+    if head_dim <= 128:
+        return dict(BLOCK_M=128, BLOCK_N=64, num_warps=8, num_stages=3)
+    return dict(BLOCK_M=64, BLOCK_N=32, num_warps=4, num_stages=2)
+
+
+def _delegate_reason(problem: AttentionProblem) -> str | None:
+    """Why the kernel cannot take this problem (then the torch backend does), or None."""
+    if problem.q.dtype == torch.float64:
+        return "float64 inputs"
+    dv = problem.v.shape[-1] if problem.v is not None else 0
+    if problem.q.shape[-1] > MAX_HEAD_DIM or dv > MAX_HEAD_DIM:
+        return f"head dims above {MAX_HEAD_DIM}"
+    return None
+
+
+def _launch(
+    problem: AttentionProblem,
+    *,
+    entropy: bool = True,
+    block_m: int | None = None,
+    block_n: int | None = None,
+    poison: bool = False,
+) -> AttentionResult:
+    """Run the kernel on a validated problem.
+
+    Private knobs (tests and benchmarks): `entropy=False` compiles the kernel without the
+    entropy accumulators (lse and out only; shannon/renyi2/sink_mass are then NaN-filled), to
+    measure their overhead; `block_m/block_n` override the config; `poison=True` fills outputs
+    with NaN before the launch so an unwritten element shows.
+    """
+    if _delegate_reason(problem) is not None:
+        from .torch_blocked import torch_blocked_attention
+
+        return torch_blocked_attention(problem)
+
+    q, k = problem.q, problem.k
+    B, Hq, Lq, D = q.shape
+    Lk = k.shape[2]
+    device = q.device
+    interpret = interpreter_enabled()
+    if device.type != "cuda" and not interpret:
+        raise RuntimeError(
+            f"backend='triton' got tensors on {device}; set TRITON_INTERPRET=1 to run the kernel "
+            "through Triton's interpreter off-GPU (slow; for tests)"
+        )
+
+    v_clean, bad_keys = nonfinite_value_keys(problem.v)  # bad_keys: [B, Hkv, Lk] or None
+    dv = 0 if v_clean is None else v_clean.shape[-1]
+    if bad_keys is not None:  # flag column: out[..., dv] is each row's mass on bad keys
+        v_clean = torch.cat([v_clean, bad_keys.to(v_clean.dtype)[..., None]], dim=-1)
+    dv_k = 0 if v_clean is None else v_clean.shape[-1]  # V columns the kernel sees
+
+    stats = torch.full((4, B, Hq, Lq), float("nan"), dtype=torch.float32, device=device)
+    out_k = None
+    if v_clean is not None:
+        alloc = torch.full if poison else torch.empty
+        args = (float("nan"),) if poison else ()
+        out_k = alloc((B, Hq, Lq, dv_k), *args, dtype=v_clean.dtype, device=device)
+
+    if Lq > 0 and B * Hq > 0:
+        cfg = _config(max(D, dv_k), q.element_size(), interpret)
+        if block_m is not None:
+            cfg["BLOCK_M"] = block_m
+        if block_n is not None:
+            cfg["BLOCK_N"] = block_n
+
+        mask, mask_kind = problem.attn_mask, 0
+        if mask is not None:
+            if mask.dtype == torch.bool:
+                mask, mask_kind = mask.view(torch.uint8), 1
+            else:
+                mask_kind = 2
+                if mask.dtype == torch.float64:
+                    mask = mask.to(torch.float32)  # before expand: a copy of the user's size only
+            mask = mask.expand(B, Hq, Lq, Lk)  # a view: broadcast dims get stride 0
+        mask_strides = mask.stride() if mask is not None else (0, 0, 0, 0)
+
+        window = problem.window
+        softcap = problem.softcap
+        v_arg = v_clean if v_clean is not None else q  # dummies are never read
+        o_arg = out_k if out_k is not None else q
+        v_strides = v_clean.stride() if v_clean is not None else (0, 0, 0, 0)
+        o_strides = out_k.stride() if out_k is not None else (0, 0, 0, 0)
+        grid = (-(-Lq // cfg["BLOCK_M"]), B * Hq)  # (query blocks, batch·heads)
+        kernel = _kernel(interpret)
+        with torch.cuda.device(device) if device.type == "cuda" else contextlib.nullcontext():
+            kernel[grid](
+                q, k, v_arg, mask if mask is not None else q, o_arg, stats,
+                *q.stride(), *k.stride(), *v_strides, *mask_strides, *o_strides,
+                stats.stride(0),
+                Hq, problem.group, Lq, Lk, Lk - Lq, window or 0, problem.sink_tokens,
+                problem.scale * LOG2E,
+                problem.scale / softcap if softcap else 1.0,
+                softcap * LOG2E if softcap else 1.0,
+                HEAD_D=D, BLOCK_D=max(16, _next_pow2(D)),
+                HEAD_DV=max(dv_k, 1), BLOCK_DV=max(16, _next_pow2(max(dv_k, 1))),
+                BLOCK_M=cfg["BLOCK_M"], BLOCK_N=cfg["BLOCK_N"],
+                CAUSAL=problem.causal or window is not None,
+                HAS_WINDOW=window is not None, HAS_SOFTCAP=softcap is not None,
+                MASK_KIND=mask_kind, HAS_V=v_clean is not None, ENTROPY=entropy,
+                # fp32: three tf32 products ≈ fp32 accuracy on tensor cores (exact in the interpreter)
+                DOT_PRECISION="tf32x3" if q.dtype == torch.float32 else "tf32",  # tf32: the default
+                DOT_IN_FP32=interpret and q.dtype == torch.bfloat16,
+                num_warps=cfg["num_warps"], num_stages=cfg["num_stages"],
+            )
+
+    out = None
+    if out_k is not None:
+        out = out_k[..., :dv]
+        if bad_keys is not None:  # rows that gave weight to a non-finite value
+            out = torch.where(out_k[..., dv:] > 0, torch.full_like(out, float("nan")), out)
+    return AttentionResult(
+        out=out, shannon=stats[0], renyi2=stats[1], lse=stats[2], sink_mass=stats[3],
+        backend="triton",
+    )
+
