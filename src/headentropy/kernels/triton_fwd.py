@@ -274,43 +274,65 @@ def _kernel(interpret: bool):
         import triton.language
 
         globals()["tl"] = triton.language  # the name the kernel body reads
+        # The interpreter patches the language modules it finds among the kernel's globals;
+        # with `core` here too, triton's standard library (tl.zeros, tl.sum) resolves to the
+        # interpreted builtins as well (see _install_interpreter_shims).
+        globals()["_tl_core"] = triton.language.core
         if interpret:
             from triton.runtime.interpreter import InterpretedFunction
 
-            _install_interpreter_index_shim()
+            _install_interpreter_shims()
             _KERNELS[interpret] = InterpretedFunction(_attn_fwd_kernel)
         else:
             _KERNELS[interpret] = triton.jit(_attn_fwd_kernel)
     return _KERNELS[interpret]
 
 
-def _install_interpreter_index_shim() -> None:
-    """Let Triton 3.6's interpreter use runtime loop bounds under NumPy >= 2.4.
+def _install_interpreter_shims() -> None:
+    """Make Triton 3.6's interpreter work when TRITON_INTERPRET is set *after* triton's import.
 
-    The interpreter keeps scalars as 1-element 1-d arrays and implements `tensor.__index__` as
-    `int(array)`, which NumPy 2.4 refuses ("only 0-dimensional arrays can be converted"), so
-    `range(lo, hi, BLOCK_N)` with runtime bounds fails. We wrap the interpreter's own patch step
-    so `__index__` reads the single element instead. Installed only when NumPy actually refuses,
-    only for interpreter runs; the interpreter restores the attribute after each launch.
+    1. triton.language's standard library (`tl.sum`, `tl.max`, ...) is `@jit`-decorated when
+       triton is imported; imported without TRITON_INTERPRET, those are compiled-mode
+       `JITFunction`s, which refuse to be called from interpreted code. During an interpreted
+       launch we let them run their interpreter rewrite instead (what they would have been,
+       had the variable been set before the import).
+    2. The interpreter keeps scalars as 1-element 1-d arrays and implements `tensor.__index__`
+       as `int(array)`, which NumPy >= 2.4 refuses, so `range(lo, hi, BLOCK_N)` with runtime
+       bounds fails; we read the single element instead.
+
+    Both are attributes set through the interpreter's own per-launch patch scope, so they are
+    restored when each launch ends; compiled launches never see them.
     """
     import numpy as np
     from triton.runtime import interpreter
+    from triton.runtime.jit import JITFunction
 
+    original = interpreter._patch_lang
+    if getattr(original, "_headentropy_shims", False):
+        return
     try:
         int(np.array([1]))
-        return  # this NumPy still converts 1-element arrays
+        numpy_refuses = False
     except TypeError:
-        pass
-    original = interpreter._patch_lang_tensor
-    if getattr(original, "_headentropy_index_shim", False):
-        return
+        numpy_refuses = True
+    rewritten: dict = {}
 
-    def patch_lang_tensor(tensor, scope):
-        original(tensor, scope)
-        scope.set_attr(tensor, "__index__", lambda self: int(self.handle.data.reshape(-1)[0]))
+    def call_jit_function_interpreted(self, *args, **kwargs):
+        fn = rewritten.get(self.fn)
+        if fn is None:  # the language is already patched for this launch: just run the rewrite
+            fn = rewritten[self.fn] = interpreter.InterpretedFunction(self.fn).rewrite()
+        return fn(*args, **kwargs)
 
-    patch_lang_tensor._headentropy_index_shim = True
-    interpreter._patch_lang_tensor = patch_lang_tensor
+    def patch_lang(fn):
+        scope = original(fn)
+        scope.set_attr(JITFunction, "__call__", call_jit_function_interpreted)
+        if numpy_refuses:
+            scope.set_attr(interpreter.tl.core.tensor, "__index__",
+                           lambda self: int(self.handle.data.reshape(-1)[0]))
+        return scope
+
+    patch_lang._headentropy_shims = True
+    interpreter._patch_lang = patch_lang
 
 
 def _next_pow2(n: int) -> int:

@@ -1,0 +1,408 @@
+"""Backend `triton`: the fused kernel against the fp64 oracle (DESIGN §7 tolerance rule).
+
+Two kinds of test live here:
+
+* interpreter tests (no marker): the kernel runs through Triton's NumPy interpreter on CPU
+  tensors, on small shapes. `TRITON_INTERPRET=1` is set per test by the `interp` fixture and
+  removed afterwards; `triton_fwd` reads it at call time and wraps the kernel for that mode, so
+  import order does not matter and nothing leaks into other test modules.
+* GPU tests (`@pytest.mark.gpu`): the compiled kernel at realistic shapes; skipped without CUDA.
+  `benchmarks/bench_gpu.py` runs them first (`pytest -m gpu`).
+
+The shared backend list (`backends.KERNEL_BACKENDS`) does not include "triton": the interpreter
+is too slow for its full grid.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+pytest.importorskip("triton")
+
+import headentropy as he  # noqa: E402
+from headentropy.kernels import triton_fwd  # noqa: E402
+from headentropy.kernels.dispatch import build_problem  # noqa: E402
+from headentropy.kernels.reference import reference_attention  # noqa: E402
+
+from .cases import Case  # noqa: E402
+from .oracle import naive_same_dtype, oracle, visibility  # noqa: E402
+
+STATS = ("shannon", "renyi2", "lse", "sink_mass")
+# dtype -> absolute floor added to 2x the naive same-dtype error (scaled by max(1, |ref|max))
+FLOORS = {torch.float32: 2e-5, torch.float16: 1e-3, torch.bfloat16: 2e-3}
+HAS_CUDA = torch.cuda.is_available()
+
+
+@pytest.fixture
+def interp(monkeypatch):
+    """Run the kernel through Triton's interpreter for the duration of one test."""
+    monkeypatch.setenv("TRITON_INTERPRET", "1")
+    yield
+
+
+def _run(q, k, v=None, *, poison=True, **kwargs) -> he.AttentionResult:
+    """The kernel with outputs pre-filled with NaN, so an unwritten element cannot pass."""
+    return triton_fwd._launch(build_problem(q, k, v, **kwargs), poison=poison)
+
+
+def _check_tolerance(got, want: dict, naive: dict, dtype: torch.dtype, names) -> None:
+    """error(triton) <= 2 * error(naive PyTorch in dtype) + floor, and the same non-finite pattern."""
+    finite_rows = np.isfinite(want["lse"])
+    for name in names:
+        g = getattr(got, name).double().cpu().numpy()
+        w = want[name]
+        finite = np.isfinite(w)
+        mism = np.argwhere(np.isfinite(g) != finite)
+        assert mism.size == 0, f"{name}: non-finite pattern differs at {mism[:5].tolist()}"
+        assert np.array_equal(g[~finite], w[~finite]), f"{name}: non-finite values differ"
+        if not finite.any():
+            continue
+        err = float(np.abs(g[finite] - w[finite]).max())
+        ref = w[finite_rows]
+        naive_err = 0.0
+        if ref.size:
+            nv = naive[name].double().cpu().numpy()[finite_rows]
+            naive_err = float(np.nanmax(np.abs(nv - ref)))
+            naive_err = naive_err if math.isfinite(naive_err) else 0.0  # fp16 overflow: floor only
+        scale = max(1.0, float(np.abs(w[finite]).max()))
+        allowed = 2.0 * naive_err + FLOORS[dtype] * scale
+        diff = np.where(finite, np.abs(g - np.where(finite, w, 0.0)), 0.0)
+        worst = np.unravel_index(np.argmax(diff), diff.shape)
+        assert err <= allowed, (
+            f"{name}: max error {err:.3g} > allowed {allowed:.3g} (naive {dtype} error "
+            f"{naive_err:.3g}); worst at {tuple(int(i) for i in worst)}: got {g[worst]:.7g} want {w[worst]:.7g}"
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Interpreter: small shapes, every feature
+# ---------------------------------------------------------------------------------------------
+INTERP_CASES = [
+    Case(1, 1, 1, 1, 1, 16),  # one key
+    Case(2, 4, 2, 17, 17, 32, causal=True),  # GQA
+    Case(1, 2, 2, 97, 97, 64),  # odd length, several blocks
+    Case(1, 2, 1, 97, 97, 16, causal=True),  # MQA
+    Case(2, 4, 2, 1, 97, 32, causal=True),  # decode step against a cache
+    Case(1, 2, 1, 17, 97, 32, causal=True),  # chunked prefill, bottom-right causal
+    Case(1, 2, 2, 97, 17, 32, causal=True),  # Lq > Lk: first rows see nothing
+    Case(1, 4, 2, 97, 97, 32, causal=True, window=16),
+    Case(1, 2, 1, 33, 65, 16, window=20),  # window alone (no look-ahead either)
+    Case(2, 2, 1, 40, 70, 32, mask="padding"),  # bool mask with fully masked rows
+    Case(2, 2, 2, 40, 40, 32, causal=True, mask="padding"),
+    Case(1, 2, 2, 40, 70, 32, mask="additive"),  # additive with -inf and fully masked rows
+    Case(1, 2, 2, 97, 97, 32, causal=True, logit_scale=1000.0),
+    Case(1, 2, 2, 64, 64, 64, logit_scale=100.0),
+    Case(1, 2, 2, 40, 70, 32, causal=True, softcap=20.0, logit_scale=10.0),
+    Case(1, 2, 2, 40, 70, 32, causal=True, stats_only=True),
+    Case(1, 2, 2, 17, 40, 48, Dv=24, causal=True),  # non-power-of-2 head dims, Dv != D
+    Case(1, 2, 1, 17, 40, 80),
+    Case(1, 1, 1, 33, 33, 256, causal=True),
+]
+_ORACLE: dict[tuple[str, torch.dtype], dict] = {}
+
+
+def _oracle(case: Case, dtype: torch.dtype, inputs) -> dict:
+    key = (case.id, dtype)
+    if key not in _ORACLE:
+        (q, k, v), kwargs = inputs
+        _ORACLE[key] = oracle(q, k, v, **kwargs)
+    return _ORACLE[key]
+
+
+@pytest.mark.parametrize("dtype", list(FLOORS), ids=lambda d: str(d).removeprefix("torch."))
+@pytest.mark.parametrize("case", INTERP_CASES, ids=lambda c: c.id)
+def test_interpreter_tolerance_rule(interp, case: Case, dtype: torch.dtype):
+    inputs = case.inputs(dtype)
+    (q, k, v), kwargs = inputs
+    got = _run(q, k, v, **kwargs)
+    want = _oracle(case, dtype, inputs)
+    naive = naive_same_dtype(q, k, v, **kwargs)
+    assert got.backend == "triton"
+    for name in STATS:
+        assert getattr(got, name).dtype == torch.float32
+        assert getattr(got, name).shape == (case.B, case.Hq, case.Lq)
+    if case.stats_only:
+        assert got.out is None
+        names = STATS
+    else:
+        assert got.out.dtype == dtype and got.out.shape == (case.B, case.Hq, case.Lq, case.Dv or case.D)
+        names = (*STATS, "out")
+    _check_tolerance(got, want, naive, dtype, names)
+
+
+@pytest.mark.parametrize("blocks", [(32, 16), (16, 32), (64, 64)], ids=lambda b: f"bm{b[0]}-bn{b[1]}")
+@pytest.mark.parametrize(
+    "case",
+    [Case(1, 4, 2, 97, 97, 32, causal=True, window=16), Case(1, 2, 1, 33, 70, 16, causal=True, mask="padding")],
+    ids=lambda c: c.id,
+)
+def test_interpreter_other_block_sizes(interp, case: Case, blocks):
+    """Other BLOCK_M/BLOCK_N move the diagonal, window edge and tail to different block slots."""
+    (q, k, v), kwargs = case.inputs(torch.float32)
+    got = triton_fwd._launch(build_problem(q, k, v, **kwargs), block_m=blocks[0], block_n=blocks[1], poison=True)
+    _check_tolerance(got, _oracle(case, torch.float32, ((q, k, v), kwargs)),
+                     naive_same_dtype(q, k, v, **kwargs), torch.float32, (*STATS, "out"))
+
+
+def test_interpreter_through_public_api(interp):
+    q, k, v = torch.randn(1, 4, 9, 16), torch.randn(1, 2, 12, 16), torch.randn(1, 2, 12, 16)
+    assert he.backends()["triton"].available
+    got = he.attention(q, k, v, causal=True, backend="triton")
+    want = he.attention(q, k, v, causal=True, backend="reference")
+    assert got.backend == "triton"
+    for name in (*STATS, "out"):
+        torch.testing.assert_close(getattr(got, name), getattr(want, name), atol=2e-6, rtol=2e-6)
+
+
+def test_interpreter_fully_masked_rows_are_exact(interp):
+    q, k, v = torch.randn(1, 2, 5, 16), torch.randn(1, 2, 21, 16), torch.randn(1, 2, 21, 16)
+    mask = torch.ones(1, 1, 5, 21, dtype=torch.bool)
+    mask[..., 2, :] = False  # query 2 sees nothing
+    additive = torch.zeros(1, 1, 5, 21).masked_fill(~mask, float("-inf"))
+    for m in (mask, additive):
+        r = _run(q, k, v, attn_mask=m)
+        assert torch.equal(r.out[:, :, 2], torch.zeros(1, 2, 16))
+        for name in ("shannon", "renyi2", "sink_mass"):
+            assert torch.equal(getattr(r, name)[:, :, 2], torch.zeros(1, 2)), name
+        assert torch.isneginf(r.lse[:, :, 2]).all()
+        assert torch.isfinite(r.lse[:, :, [0, 1, 3, 4]]).all()
+        assert torch.isfinite(r.out[:, :, [0, 1, 3, 4]]).all()
+
+
+def test_interpreter_broadcast_masks_and_strided_inputs(interp):
+    """Masks of shape [B,1,1,Lk] and [Lq,Lk] are read through stride-0 views; q/k/v in the
+    [B, L, H, D] memory layout HF models produce (transposed views) are read through strides."""
+    B, H, Lq, Lk, D = 2, 3, 19, 35, 32
+    q = torch.randn(B, Lq, H, D).transpose(1, 2)  # non-contiguous [B, H, Lq, D]
+    k = torch.randn(B, Lk, H, D).transpose(1, 2)
+    v = torch.randn(B, Lk, H, D).transpose(1, 2)
+    pad = torch.ones(B, 1, 1, Lk, dtype=torch.bool)
+    pad[0, ..., :7] = False
+    two_d = torch.randn(Lq, Lk).masked_fill(torch.rand(Lq, Lk) < 0.2, float("-inf"))
+    for mask in (pad, two_d):
+        got = _run(q, k, v, attn_mask=mask, causal=True)
+        want = reference_attention(build_problem(q, k, v, attn_mask=mask, causal=True))
+        for name in (*STATS, "out"):
+            torch.testing.assert_close(getattr(got, name), getattr(want, name), atol=3e-6, rtol=3e-6,
+                                       equal_nan=True, msg=lambda m, n=name: f"{n}: {m}")
+
+
+def test_interpreter_entropy_switch_keeps_out_and_lse(interp):
+    """ENTROPY=False (the benchmark's overhead probe) computes the same out and lse, bit for bit."""
+    q, k, v = torch.randn(1, 2, 40, 32), torch.randn(1, 2, 40, 32), torch.randn(1, 2, 40, 32)
+    problem = build_problem(q, k, v, causal=True)
+    on = triton_fwd._launch(problem)
+    off = triton_fwd._launch(problem, entropy=False)
+    assert torch.equal(on.out, off.out) and torch.equal(on.lse, off.lse)
+    assert torch.isnan(off.shannon).all()  # not computed: left NaN, never a plausible number
+    assert torch.isfinite(on.shannon).all()
+
+
+def test_interpreter_sink_mass(interp):
+    """Sink keys spanning a block boundary (sink_tokens=20 > BLOCK_N=16), with a window that
+    hides them from late queries."""
+    q, k, v = torch.randn(1, 2, 50, 16), torch.randn(1, 2, 50, 16), torch.randn(1, 2, 50, 16)
+    for kwargs in (dict(sink_tokens=20), dict(sink_tokens=20, causal=True, window=30), dict(sink_tokens=0)):
+        got = _run(q, k, v, **kwargs)
+        want = oracle(q, k, v, **kwargs)["sink_mass"]
+        np.testing.assert_allclose(got.sink_mass.double().numpy(), want, atol=2e-6, err_msg=str(kwargs))
+
+
+def test_interpreter_nonfinite_inputs_poison_only_their_rows(interp):
+    B, H, L, D = 1, 2, 24, 16
+    q, k, v = torch.randn(B, H, L, D), torch.randn(B, H, L, D), torch.randn(B, H, L, D)
+    qn = q.clone()
+    qn[0, 1, 4, 3] = float("nan")
+    r = _run(qn, k, v, causal=True)
+    assert torch.isnan(r.shannon[0, 1, 4]) and torch.isnan(r.out[0, 1, 4]).all()
+    r.shannon[0, 1, 4] = 0.0
+    assert not torch.isnan(r.shannon).any()
+
+    kn = k.clone()
+    kn[0, 0, 10, 5] = float("nan")  # under causal only queries >= 10 see key 10
+    r = _run(q, kn, v, causal=True)
+    assert torch.isnan(r.lse[0, 0, 10:]).all() and torch.isfinite(r.lse[0, 0, :10]).all()
+    assert torch.isfinite(r.lse[0, 1]).all()
+
+    vn = v.clone()
+    vn[0, 0, 5, 2] = float("nan")  # poisons outputs that give key 5 weight, never the statistics
+    r = _run(q, k, vn, causal=True)
+    assert torch.isnan(r.out[0, 0, 5:]).all() and torch.isfinite(r.out[0, 0, :5]).all()
+    assert torch.isfinite(r.out[0, 1]).all() and torch.isfinite(r.shannon).all()
+    assert r.out.shape == (B, H, L, D)
+
+
+def test_interpreter_empty_lengths(interp):
+    q, k, v = torch.randn(1, 2, 0, 16), torch.randn(1, 2, 5, 16), torch.randn(1, 2, 5, 16)
+    r = _run(q, k, v)
+    assert r.out.shape == (1, 2, 0, 16) and r.shannon.shape == (1, 2, 0)
+    r = _run(torch.randn(1, 2, 3, 16), k[:, :, :0], v[:, :, :0])  # no keys: every row empty
+    assert torch.isneginf(r.lse).all() and torch.equal(r.out, torch.zeros(1, 2, 3, 16))
+
+
+def test_unsupported_inputs_are_delegated_to_torch(interp):
+    q = torch.randn(1, 2, 5, 16, dtype=torch.float64)
+    assert he.attention(q, q, q, backend="triton").backend == "torch"
+    big = torch.randn(1, 1, 3, triton_fwd.MAX_HEAD_DIM + 8)
+    assert he.attention(big, big, big, backend="triton").backend == "torch"
+
+
+@pytest.mark.skipif(HAS_CUDA, reason="checks the message given where there is no CUDA")
+def test_without_cuda_or_interpreter_it_says_why(monkeypatch):
+    monkeypatch.delenv("TRITON_INTERPRET", raising=False)
+    ok, reason = triton_fwd.probe()
+    assert not ok and "TRITON_INTERPRET" in reason and "CUDA" in reason
+    q = torch.randn(1, 1, 4, 16)
+    with pytest.raises(RuntimeError, match="not available"):
+        he.attention(q, q, q, backend="triton")
+    with pytest.raises(RuntimeError, match="TRITON_INTERPRET=1"):
+        triton_fwd._launch(build_problem(q, q, q))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    lq=st.integers(1, 40),
+    lk=st.integers(1, 40),
+    causal=st.booleans(),
+    window=st.one_of(st.none(), st.integers(1, 12)),
+    logit_scale=st.sampled_from([0.0, 1.0, 30.0]),
+    group=st.sampled_from([1, 2]),
+    seed=st.integers(0, 2**16),
+)
+def test_interpreter_invariants(interp, lq, lk, causal, window, logit_scale, group, seed):
+    """0 <= H2 <= H <= log n_valid; one key: H = H2 = 0; no key: zeros and lse = -inf; a zero
+    logit scale gives the uniform row, H = H2 = log n_valid."""
+    gen = torch.Generator().manual_seed(seed)
+    q = torch.randn(1, 2, lq, 16, generator=gen) * logit_scale
+    k = torch.randn(1, 2 // group, lk, 16, generator=gen)
+    r = _run(q, k, None, causal=causal, window=window)
+    n = torch.from_numpy(visibility(lq, lk, causal, window).sum(-1)).float()  # [Lq]
+    H, H2 = r.shannon[0], r.renyi2[0]  # [2, Lq]
+    assert (H2 >= 0).all() and (H2 <= H + 1e-6).all()
+    log_n = torch.log(n.clamp_min(1))
+    assert (H <= log_n + 1e-5).all()
+    single_or_none = n <= 1
+    assert (H[:, single_or_none] == 0).all() and (H2[:, single_or_none] <= 1e-6).all()
+    assert torch.isneginf(r.lse[0][:, n == 0]).all() and torch.isfinite(r.lse[0][:, n > 0]).all()
+    assert ((r.sink_mass >= 0) & (r.sink_mass <= 1 + 1e-6)).all()
+    if logit_scale == 0.0:
+        torch.testing.assert_close(H, log_n.expand_as(H), atol=2e-6, rtol=0)
+        torch.testing.assert_close(H2, log_n.expand_as(H2), atol=2e-6, rtol=0)
+
+
+# ---------------------------------------------------------------------------------------------
+# GPU: the compiled kernel at realistic shapes (run by benchmarks/bench_gpu.py first)
+# ---------------------------------------------------------------------------------------------
+@pytest.fixture
+def compiled(monkeypatch):
+    monkeypatch.delenv("TRITON_INTERPRET", raising=False)
+    yield
+
+
+def _naive_gpu(q, k, v, *, causal=False, window=None, softcap=None, attn_mask=None, sink_tokens=4):
+    """Naive same-dtype PyTorch on the GPU: the error yardstick of DESIGN §7."""
+    Lq, Lk = q.shape[2], k.shape[2]
+    g = q.shape[1] // k.shape[1]
+    s = (q @ k.repeat_interleave(g, 1).transpose(-1, -2)) * (1.0 / math.sqrt(q.shape[-1]))
+    if softcap is not None:
+        s = torch.tanh(s / softcap) * softcap
+    if attn_mask is not None:
+        s = s.masked_fill(~attn_mask, float("-inf")) if attn_mask.dtype == torch.bool else s + attn_mask.to(s.dtype)
+    if causal or window is not None:
+        rel = (torch.arange(Lq, device=q.device)[:, None] + Lk - Lq) - torch.arange(Lk, device=q.device)
+        vis = rel >= 0
+        if window is not None:
+            vis &= rel < window
+        s = s.masked_fill(~vis, float("-inf"))
+    p = torch.softmax(s, dim=-1)
+    out = None if v is None else p @ v.repeat_interleave(g, 1)
+    return {
+        "shannon": -torch.special.xlogy(p, p).sum(-1), "renyi2": -torch.log((p * p).sum(-1)),
+        "lse": torch.logsumexp(s, -1), "sink_mass": p[..., :sink_tokens].sum(-1), "out": out,
+    }
+
+
+GPU_CASES = [
+    dict(B=2, Hq=8, Hkv=8, Lq=1024, Lk=1024, D=64, causal=True),
+    dict(B=2, Hq=8, Hkv=2, Lq=1024, Lk=1024, D=128, causal=False),
+    dict(B=1, Hq=8, Hkv=1, Lq=1000, Lk=1000, D=128, causal=True),  # MQA, not a block multiple
+    dict(B=2, Hq=8, Hkv=4, Lq=1, Lk=2047, D=128, causal=True),  # decode
+    dict(B=2, Hq=4, Hkv=4, Lq=300, Lk=1500, D=64, causal=True, window=256),
+    dict(B=2, Hq=4, Hkv=2, Lq=777, Lk=777, D=80, causal=True, softcap=30.0, mask="padding"),
+    dict(B=1, Hq=4, Hkv=4, Lq=512, Lk=512, D=256, causal=True),
+    dict(B=1, Hq=4, Hkv=4, Lq=513, Lk=513, D=32, mask="additive"),
+    dict(B=1, Hq=4, Hkv=2, Lq=512, Lk=512, D=64, causal=True, stats_only=True),
+]
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16, torch.float32],
+                         ids=lambda d: str(d).removeprefix("torch."))
+@pytest.mark.parametrize("case", GPU_CASES, ids=lambda c: "-".join(f"{k}{v}" for k, v in c.items()))
+@pytest.mark.gpu
+@pytest.mark.skipif(not HAS_CUDA, reason="needs a CUDA device")
+def test_gpu_tolerance_rule(compiled, case, dtype):
+    c = dict(case)
+    stats_only, mask_kind = c.pop("stats_only", False), c.pop("mask", None)
+    B, Hq, Hkv, Lq, Lk, D = (c.pop(n) for n in ("B", "Hq", "Hkv", "Lq", "Lk", "D"))
+    dev = torch.device("cuda")
+    gen = torch.Generator(device=dev).manual_seed(Lq * 31 + D)
+    q = torch.randn(B, Hq, Lq, D, device=dev, generator=gen).to(dtype)
+    k = torch.randn(B, Hkv, Lk, D, device=dev, generator=gen).to(dtype)
+    v = None if stats_only else torch.randn(B, Hkv, Lk, D, device=dev, generator=gen).to(dtype)
+    if mask_kind == "padding":
+        m = torch.ones(B, 1, 1, Lk, dtype=torch.bool, device=dev)
+        m[0, ..., : Lk // 3] = False
+        c["attn_mask"] = m
+    elif mask_kind == "additive":
+        m = torch.randn(B, Hq, Lq, Lk, device=dev, generator=gen)
+        m = m.masked_fill(torch.rand(B, Hq, Lq, Lk, device=dev, generator=gen) < 0.3, float("-inf"))
+        m[0, 0, :2] = float("-inf")
+        c["attn_mask"] = m.to(dtype)
+    got = triton_fwd._launch(build_problem(q, k, v, **c), poison=True)
+    mask64 = c.get("attn_mask")
+    if mask64 is not None and mask64.is_floating_point():
+        mask64 = mask64.double()
+    ref = reference_attention(
+        build_problem(q.double(), k.double(), None if v is None else v.double(), **{**c, "attn_mask": mask64}),
+        precise=True,
+    )
+    want = {n: getattr(ref, n).cpu().numpy() for n in (*STATS, "out") if getattr(ref, n) is not None}
+    naive = _naive_gpu(q, k, v, **c)
+    assert got.backend == "triton"
+    _check_tolerance(got, want, naive, dtype, STATS if stats_only else (*STATS, "out"))
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not HAS_CUDA, reason="needs a CUDA device")
+def test_gpu_no_quadratic_memory(compiled):
+    """At N = 16384 an N×N fp32 score matrix per head would be 1 GiB; peak extra memory stays O(N)."""
+    B, H, N, D = 1, 4, 16384, 128
+    q, k, v = (torch.randn(B, H, N, D, device="cuda", dtype=torch.bfloat16) for _ in range(3))
+    he.attention(q, k, v, causal=True, backend="triton")  # compile outside the measurement
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    base = torch.cuda.memory_allocated()
+    r = he.attention(q, k, v, causal=True, backend="triton")
+    torch.cuda.synchronize()
+    extra = torch.cuda.max_memory_allocated() - base
+    linear = r.out.numel() * r.out.element_size() + 4 * B * H * N * 4  # out + 4 fp32 statistics
+    assert extra <= 2 * linear, f"peak extra memory {extra} bytes vs O(N) outputs {linear}"
+    assert extra < N * N  # far below even one bf16-sized N×N plane per head
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not HAS_CUDA, reason="needs a CUDA device")
+def test_gpu_entropy_switch_and_auto(compiled):
+    q, k, v = (torch.randn(2, 8, 2048, 64, device="cuda", dtype=torch.bfloat16) for _ in range(3))
+    problem = build_problem(q, k, v, causal=True)
+    on, off = triton_fwd._launch(problem), triton_fwd._launch(problem, entropy=False)
+    # two compilations may contract multiply-adds differently: equal up to rounding, not bits
+    torch.testing.assert_close(on.out, off.out, atol=1e-2, rtol=1e-2)
+    torch.testing.assert_close(on.lse, off.lse, atol=1e-5, rtol=1e-6)
+    assert he.attention(q, k, v, causal=True).backend == "triton"  # "auto" on CUDA
