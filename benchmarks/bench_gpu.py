@@ -1,0 +1,216 @@
+#!/usr/bin/env python
+"""GPU benchmark of backend `triton` (issue 4): correctness first, then speed and memory.
+
+    python benchmarks/bench_gpu.py --out benchmarks/bench_gpu.md
+
+1. Runs the GPU tests of the kernel (`pytest -m gpu tests/kernels/test_triton_kernel.py`).
+2. For N ∈ {1024, 4096, 16384}, D ∈ {64, 128}, causal and not, bf16, with B·H·N = 16384·32
+   (fills an H100/H200), measures side by side in one run:
+     * our kernel with the entropy accumulators (ENTROPY=True),
+     * the same kernel compiled without them (ENTROPY=False): its own overhead,
+     * `F.scaled_dot_product_attention` restricted to the flash backend,
+   as median times (triton.testing.do_bench, CUDA events) turned into TFLOP/s
+   (4·B·H·N²·D, halved when causal). Our kernel is timed through its launcher with the
+   per-call non-finite scan of V switched off (`check_values=False`), i.e. the kernel alone.
+3. Checks peak memory of one call of ours: the extra bytes must stay O(N) (out + statistics),
+   far from any N×N buffer, and reports max |out − SDPA out| as a sanity check.
+
+Writes a markdown table to stdout and, with --out, to a file (paste it into BENCHMARKS.md).
+Bars from the issue: entropy on/off ≤ 1.05× time; ours (entropy) / SDPA flash ≤ 1.20× time.
+Without CUDA it says so and exits 0. Meant to finish within ~6 minutes on one H200.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TOKENS_X_HEADS = 16384 * 32  # B·H·N for every row of the table
+HEADS = 16
+DEVICE = "cuda"
+
+
+def _import_headentropy():
+    try:
+        import headentropy  # noqa: F401
+    except ImportError:  # running from a checkout that is not installed
+        sys.path.insert(0, str(ROOT / "src"))
+        import headentropy  # noqa: F401
+    from headentropy.kernels import triton_fwd
+    from headentropy.kernels.dispatch import build_problem
+
+    return triton_fwd, build_problem
+
+
+def run_gpu_tests(timeout_s: int) -> tuple[bool, str]:
+    """pytest -m gpu on the kernel's test file, in a subprocess (compiled mode, no interpreter)."""
+    env = dict(os.environ)
+    env.pop("TRITON_INTERPRET", None)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    cmd = [sys.executable, "-m", "pytest", "-m", "gpu", "tests/kernels/test_triton_kernel.py",
+           "-q", "-p", "no:cacheprovider", "--tb=short"]
+    print("$", " ".join(cmd), flush=True)
+    t0 = time.time()
+    try:
+        proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired as exc:
+        out = (exc.stdout or b"").decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+        print(out[-4000:])
+        return False, f"GPU tests timed out after {timeout_s} s"
+    tail = (proc.stdout + proc.stderr)[-6000:]
+    print(tail, flush=True)
+    lines = [ln for ln in proc.stdout.strip().splitlines() if ln.strip()]
+    summary = lines[-1].strip("= ") if lines else f"pytest exited {proc.returncode}"
+    return proc.returncode == 0, f"{summary} ({time.time() - t0:.0f} s)"
+
+
+def measure(N: int, D: int, causal: bool, triton_fwd, build_problem) -> dict:
+    import torch
+    import torch.nn.functional as F
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    from triton.testing import do_bench
+
+    B = max(1, TOKENS_X_HEADS // (HEADS * N))
+    dev = torch.device(DEVICE)
+    q, k, v = (torch.randn(B, HEADS, N, D, device=dev, dtype=torch.bfloat16) for _ in range(3))
+    problem = build_problem(q, k, v, causal=causal)
+
+    def ours(entropy: bool):
+        return triton_fwd._launch(problem, entropy=entropy, check_values=False)
+
+    def sdpa():
+        with sdpa_kernel(SDPBackend.FLASH_ATTENTION):
+            return F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+
+    # compile / warm up, and a sanity comparison of the outputs
+    r = ours(True)
+    ours(False)
+    ref = sdpa()
+    torch.cuda.synchronize()
+    max_diff = (r.out.float() - ref.float()).abs().max().item()
+
+    # memory: extra bytes of one call beyond the inputs
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    base = torch.cuda.memory_allocated()
+    r = ours(True)
+    torch.cuda.synchronize()
+    extra = torch.cuda.max_memory_allocated() - base
+    linear = r.out.numel() * r.out.element_size() + 4 * B * HEADS * N * 4  # out + fp32 stats
+    nxn = B * HEADS * N * N * 2  # one bf16 N×N plane per head
+    del r
+
+    t_on = do_bench(lambda: ours(True), warmup=25, rep=150, return_mode="median")
+    t_off = do_bench(lambda: ours(False), warmup=25, rep=150, return_mode="median")
+    t_sdpa = do_bench(sdpa, warmup=25, rep=150, return_mode="median")
+
+    flops = 4.0 * B * HEADS * N * N * D * (0.5 if causal else 1.0)
+    tflops = lambda ms: flops / (ms * 1e-3) / 1e12  # noqa: E731
+    return dict(
+        N=N, D=D, causal=causal, B=B, H=HEADS,
+        on=tflops(t_on), off=tflops(t_off), sdpa=tflops(t_sdpa),
+        on_off=t_on / t_off, vs_sdpa=t_on / t_sdpa,
+        extra_mib=extra / 2**20, linear_ok=extra <= 2 * linear, nxn_mib=nxn / 2**20,
+        max_diff=max_diff, ms=(t_on, t_off, t_sdpa),
+    )
+
+
+def table(rows: list[dict]) -> str:
+    head = ("| N | D | causal | B×H | ours+entropy TFLOP/s | ours, no entropy TFLOP/s | SDPA flash TFLOP/s "
+            "| on/off time | ours/SDPA time | peak extra MiB (N×N would be) | max abs out diff vs SDPA |")
+    lines = [head, "|" + "---|" * 11]
+    for r in rows:
+        flag_on_off = "" if r["on_off"] <= 1.05 else " ✗"
+        flag_sdpa = "" if r["vs_sdpa"] <= 1.20 else " ✗"
+        mem = f"{r['extra_mib']:.1f} ({r['nxn_mib']:.0f}){'' if r['linear_ok'] else ' ✗ not O(N)'}"
+        lines.append(
+            f"| {r['N']} | {r['D']} | {'yes' if r['causal'] else 'no'} | {r['B']}×{r['H']} "
+            f"| {r['on']:.0f} | {r['off']:.0f} | {r['sdpa']:.0f} "
+            f"| {r['on_off']:.3f}{flag_on_off} | {r['vs_sdpa']:.3f}{flag_sdpa} | {mem} | {r['max_diff']:.2e} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", type=Path, help="also write the markdown report to this file")
+    ap.add_argument("--skip-tests", action="store_true", help="do not run the GPU tests first")
+    ap.add_argument("--test-timeout", type=int, default=240, help="seconds allowed for the GPU tests")
+    ap.add_argument("--budget", type=float, default=330.0,
+                    help="seconds after which remaining measurements are skipped (reported)")
+    ap.add_argument("--sizes", type=int, nargs="+", default=[1024, 4096, 16384])
+    ap.add_argument("--dims", type=int, nargs="+", default=[64, 128])
+    args = ap.parse_args()
+    t_start = time.time()
+
+    import torch
+
+    if not torch.cuda.is_available():
+        print("bench_gpu: no CUDA device on this machine; nothing measured. "
+              "Run it on a GPU machine: python benchmarks/bench_gpu.py --out benchmarks/bench_gpu.md")
+        return 0
+    os.environ.pop("TRITON_INTERPRET", None)  # this benchmark is about the compiled kernel
+    import triton
+
+    triton_fwd, build_problem = _import_headentropy()
+
+    tests_ok, tests_line = True, "skipped (--skip-tests)"
+    if not args.skip_tests:
+        tests_ok, tests_line = run_gpu_tests(args.test_timeout)
+
+    rows, skipped, failed = [], [], []
+    for N in args.sizes:
+        for D in args.dims:
+            for causal in (False, True):
+                if time.time() - t_start > args.budget:
+                    skipped.append(f"N={N} D={D} causal={causal}")
+                    continue
+                try:
+                    row = measure(N, D, causal, triton_fwd, build_problem)
+                except Exception as exc:  # report and go on: one bad config must not hide the rest
+                    failed.append(f"N={N} D={D} causal={causal}: {type(exc).__name__}: {str(exc)[:300]}")
+                    print("FAILED", failed[-1], flush=True)
+                    continue
+                rows.append(row)
+                print(f"N={N} D={D} causal={causal}: ms on/off/sdpa = "
+                      + "/".join(f"{t:.3f}" for t in row["ms"]), flush=True)
+
+    props = torch.cuda.get_device_properties(0)
+    report = [
+        "## GPU benchmark: fused Triton attention with entropy (backend `triton`)",
+        "",
+        f"`python benchmarks/bench_gpu.py{' --out ' + str(args.out) if args.out else ''}` — "
+        f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, {props.name} "
+        f"({props.multi_processor_count} SMs), torch {torch.__version__}, triton {triton.__version__}, "
+        f"Python {platform.python_version()}. bf16, B·H·N = {TOKENS_X_HEADS}, H = {HEADS}; "
+        "median of triton.testing.do_bench; FLOPs 4·B·H·N²·D (halved when causal).",
+        "",
+        f"GPU tests (`pytest -m gpu tests/kernels/test_triton_kernel.py`): "
+        f"{'PASSED' if tests_ok else 'FAILED'} — {tests_line}",
+        "",
+        table(rows) if rows else "(no measurements)",
+        "",
+        "Bars (issue 4): on/off ≤ 1.05, ours/SDPA ≤ 1.20 (✗ marks a miss); peak extra memory O(N).",
+    ]
+    if skipped:
+        report.append(f"\nSkipped for the time budget ({args.budget:.0f} s): " + "; ".join(skipped))
+    if failed:
+        report.append("\nFailed configurations:\n" + "\n".join(f"* {f}" for f in failed))
+    report.append(f"\nTotal wall time {time.time() - t_start:.0f} s.")
+    text = "\n".join(report) + "\n"
+    print("\n" + text)
+    if args.out:
+        args.out.write_text(text)
+        print(f"written to {args.out}")
+    return 0 if tests_ok and not failed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
