@@ -153,11 +153,13 @@ def test_interpreter_other_block_sizes(interp, case: Case, blocks):
 def test_interpreter_through_public_api(interp):
     q, k, v = torch.randn(1, 4, 9, 16), torch.randn(1, 2, 12, 16), torch.randn(1, 2, 12, 16)
     assert he.backends()["triton"].available
-    got = he.attention(q, k, v, causal=True, backend="triton")
-    want = he.attention(q, k, v, causal=True, backend="reference")
-    assert got.backend == "triton"
-    for name in (*STATS, "out"):
-        torch.testing.assert_close(getattr(got, name), getattr(want, name), atol=2e-6, rtol=2e-6)
+    for scale in (None, -0.7, 0.0):  # a negative/zero scale takes the early-scaling path
+        got = he.attention(q, k, v, causal=True, scale=scale, backend="triton")
+        want = he.attention(q, k, v, causal=True, scale=scale, backend="reference")
+        assert got.backend == "triton"
+        for name in (*STATS, "out"):
+            torch.testing.assert_close(getattr(got, name), getattr(want, name), atol=2e-6, rtol=2e-6,
+                                       msg=lambda m, n=name, sc=scale: f"scale={sc} {n}: {m}")
 
 
 def test_interpreter_fully_masked_rows_are_exact(interp):

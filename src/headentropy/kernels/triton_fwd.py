@@ -89,6 +89,7 @@ def _attn_fwd_kernel(
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
     CAUSAL: tl.constexpr,  # causal or window: keys after the query's position are hidden
     HAS_WINDOW: tl.constexpr, HAS_SOFTCAP: tl.constexpr,
+    SCALE_LATE: tl.constexpr,  # no softcap, no additive mask, scale > 0: fold the scale into one FMA
     MASK_KIND: tl.constexpr,  # 0 none, 1 bool (as uint8), 2 additive float
     HAS_V: tl.constexpr, ENTROPY: tl.constexpr, DOT_PRECISION: tl.constexpr,
     DOT_IN_FP32: tl.constexpr,  # interpreter + bf16 only: its NumPy dot cannot multiply bf16
@@ -189,6 +190,8 @@ def _attn_fwd_kernel(
                     e2 = tl.exp(-2.0 * tl.abs(x))
                     th = (1.0 - e2) / (1.0 + e2)
                     s = tl.where(x < 0, -th, th) * cap_out
+                elif SCALE_LATE:
+                    s = qk  # scaled inside the exponent below: one FMA per score
                 else:
                     s = qk * qk_scale
                 if MASK_KIND != 0:  # user mask, read through its (broadcast) strides
@@ -212,10 +215,16 @@ def _attn_fwd_kernel(
                     s = tl.where(keep, s, NEG_INF)
 
                 # online softmax; a row with nothing visible yet keeps m = -inf, shifted by 0
-                m_new = tl.maximum(m_i, tl.max(s, 1))
+                if SCALE_LATE:  # qk_scale > 0, so max(qk)·scale = max(qk·scale)
+                    m_new = tl.maximum(m_i, tl.max(s, 1) * qk_scale)
+                else:
+                    m_new = tl.maximum(m_i, tl.max(s, 1))
                 m_use = tl.where(m_new == NEG_INF, 0.0, m_new)
                 alpha = tl.exp2(m_i - m_use)  # 0 while the row was empty
-                d = s - m_use[:, None]  # [BM, BN], -inf at masked keys
+                if SCALE_LATE:
+                    d = s * qk_scale - m_use[:, None]  # [BM, BN], -inf at masked keys
+                else:
+                    d = s - m_use[:, None]
                 p = tl.exp2(d)
                 if ENTROPY:
                     shift = tl.where(m_i == NEG_INF, 0.0, m_i - m_use)
@@ -455,6 +464,7 @@ def _launch(
                 BLOCK_M=cfg["BLOCK_M"], BLOCK_N=cfg["BLOCK_N"],
                 CAUSAL=problem.causal or window is not None,
                 HAS_WINDOW=window is not None, HAS_SOFTCAP=softcap is not None,
+                SCALE_LATE=softcap is None and mask_kind != 2 and problem.scale > 0,
                 MASK_KIND=mask_kind, HAS_V=v_clean is not None, ENTROPY=entropy,
                 # fp32: three tf32 products ≈ fp32 accuracy on tensor cores (exact in the interpreter)
                 DOT_PRECISION="tf32x3" if q.dtype == torch.float32 else "tf32",  # tf32: the default
