@@ -26,12 +26,13 @@ function does only the attention work.
 from __future__ import annotations
 
 import math
+import weakref
 from contextvars import ContextVar
 from typing import Any, Protocol
 
 import torch
 
-from ..kernels.dispatch import attention
+from ..kernels import dispatch
 
 NAME = "headentropy"
 SINK_TOKENS = 4  # the sink mass is the probability on the first SINK_TOKENS keys of the sequence
@@ -47,6 +48,24 @@ class Recorder(Protocol):
 ACTIVE_RECORDERS: ContextVar[tuple[Recorder, ...]] = ContextVar("headentropy_recorders", default=())
 
 
+# Backend chosen by "auto", per device type, resolved once per process. Workaround: resolving on
+# every call re-runs the backends' probes, which costs more than a whole decode-step attention.
+_AUTO_BACKEND: dict[str, str] = {}
+
+
+def _attention(q, k, v, **kwargs: Any):
+    """`he.attention(..., backend="auto")` with the backend choice cached per device type."""
+    name = _AUTO_BACKEND.get(q.device.type)
+    if name is None:
+        name = _AUTO_BACKEND[q.device.type] = dispatch.resolve_backend("auto", q.device)
+    return dispatch._REGISTRY[name].run(dispatch.build_problem(q, k, v, **kwargs))
+
+
+# n_keys is the same for every layer of one step: remember the last few (layers share the mask).
+_N_KEYS_CACHE: dict[tuple, torch.Tensor] = {}
+_MASK_N_KEYS: list = [None, None]  # [weakref to the last mask, its n_keys]
+
+
 def _visible(mask: torch.Tensor) -> torch.Tensor:
     """Bool visibility of a bool or additive float mask (True = the key can be attended)."""
     if mask.dtype == torch.bool:
@@ -59,6 +78,30 @@ def _n_keys_from_structure(
     batch: int, q_len: int, k_len: int, causal: bool, window: int | None, device: torch.device
 ) -> torch.Tensor:
     """Keys visible per query `[B, Lq]` without a mask (bottom-right causal alignment)."""
+    key = (batch, q_len, k_len, causal, window, device)
+    cached = _N_KEYS_CACHE.get(key)
+    if cached is not None:
+        return cached
+    if len(_N_KEYS_CACHE) > 16:
+        _N_KEYS_CACHE.clear()
+    _N_KEYS_CACHE[key] = n = _n_keys_structure(batch, q_len, k_len, causal, window, device)
+    return n
+
+
+def _n_keys_from_mask(mask: torch.Tensor, batch: int, q_len: int) -> torch.Tensor:
+    """Keys visible per query `[B, Lq]` from a 4-D mask (head 0: HF masks have one head)."""
+    ref, n = _MASK_N_KEYS
+    if ref is not None and ref() is mask:
+        return n
+    vis = _visible(mask)  # [B|1, 1|H, Lq|1, Lk]
+    n = vis[:, 0].sum(-1, dtype=torch.int32).expand(batch, q_len)  # [B, Lq]
+    _MASK_N_KEYS[:] = [weakref.ref(mask), n]
+    return n
+
+
+def _n_keys_structure(
+    batch: int, q_len: int, k_len: int, causal: bool, window: int | None, device: torch.device
+) -> torch.Tensor:
     if not causal:
         return torch.full((batch, q_len), k_len, dtype=torch.int32, device=device)
     n = torch.arange(q_len, device=device) + (k_len - q_len) + 1  # [Lq]
@@ -166,7 +209,7 @@ def headentropy_attention_forward(
     sink_tokens = max(0, SINK_TOKENS - getattr(attention_mask, "_headentropy_kv_offset", 0))
 
     training_dropout = dropout > 0.0 and module.training
-    result = attention(
+    result = _attention(
         query,
         key,
         None if training_dropout else value,
@@ -176,7 +219,6 @@ def headentropy_attention_forward(
         window=window,
         softcap=softcap,
         sink_tokens=sink_tokens,
-        backend="auto",
     )
     out = result.out
     if training_dropout:
@@ -188,8 +230,7 @@ def headentropy_attention_forward(
         if mask is None:
             n_keys = _n_keys_from_structure(B, q_len, k_len, causal, window, query.device)
         else:
-            vis = _visible(mask)  # [B|1, 1|H, Lq|1, Lk]
-            n_keys = vis[:, 0].sum(-1, dtype=torch.int32).expand(B, q_len)  # [B, Lq]
+            n_keys = _n_keys_from_mask(mask, B, q_len)
         stats = {
             "shannon": result.shannon,  # [B, Hq, Lq]
             "renyi2": result.renyi2,

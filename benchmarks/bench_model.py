@@ -1,0 +1,279 @@
+"""SmolLM2 end-to-end cost of monitoring: forward time and peak RSS, decode tokens/s.
+
+Every configuration runs in its own subprocess, so its peak RSS (`ru_maxrss`) is its own.
+Configurations, for each prompt length:
+
+* `sdpa`     — the plain model (`attn_implementation="sdpa"`), no statistics;
+* `monitor`  — inside `he.monitor(model)` (the `"headentropy"` attention, backend "auto");
+* `eager`    — today's usual way: `attn_implementation="eager"`, `output_attentions=True`, then
+               Shannon/Rényi-2 entropy computed from the returned probability matrices. Skipped
+               when those matrices cannot fit in the memory available (the table says so).
+
+Decode: greedy `generate()` of a 128-token prompt, tokens/s over the decode steps only
+(`(N - 1) / (t(N new tokens) - t(1 new token))`), plain vs monitored.
+
+Ratios are measured side by side in one run on a shared, noisy machine: read them, not the
+absolute times. Prints a markdown table (and writes it with `--out`); BENCHMARKS.md is edited by hand.
+
+    python benchmarks/bench_model.py                        # all lengths (16384 takes many minutes)
+    python benchmarks/bench_model.py --lengths 512 1024 --repeats 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+
+HERE = os.path.abspath(__file__)
+LAYERS, HEADS = 30, 9  # SmolLM2-135M
+
+
+def _peak_rss_gib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # Linux: KiB
+
+
+def _mem_available_gib() -> float:
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) / 2**20
+    return float("nan")
+
+
+def _prompt_ids(tok, length: int):
+    import torch
+
+    text = (
+        "Attention heads distribute probability over earlier tokens; their entropy tells how "
+        "focused each head is. "
+    )
+    ids = tok(text * (length // 8 + 1), return_tensors="pt").input_ids[:, :length]
+    assert ids.shape[1] == length, ids.shape
+    return ids.to(torch.long)
+
+
+# ----------------------------------------------------------------------------- workers
+def worker_forward(mode: str, length: int, repeats: int) -> dict:
+    import torch
+
+    import headentropy as he
+    from headentropy.kernels.dispatch import resolve_backend
+
+    torch.manual_seed(0)
+    model, tok = he.load_model("smollm2")
+    if mode == "eager":
+        model.set_attn_implementation("eager")
+    ids = _prompt_ids(tok, length)
+    rss_loaded = _peak_rss_gib()
+    times = []
+    check = None
+    with torch.inference_mode():
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            if mode == "sdpa":
+                model(input_ids=ids)
+            elif mode == "monitor":
+                with he.monitor(model) as mon:
+                    model(input_ids=ids)
+                check = float(mon.trace.shannon.mean())
+            elif mode == "eager":
+                out = model(input_ids=ids, output_attentions=True)
+                hs = []
+                for p in out.attentions:  # [1, H, L, L] per layer
+                    h = -(torch.special.xlogy(p, p)).sum(-1)  # [1, H, L]
+                    h2 = -torch.log((p * p).sum(-1))
+                    hs.append((h, h2))
+                check = float(torch.stack([h for h, _ in hs]).mean())
+                del out, hs
+            else:
+                raise ValueError(mode)
+            times.append(time.perf_counter() - t0)
+    return {
+        "kind": "forward",
+        "mode": mode,
+        "length": length,
+        "seconds": sorted(times)[len(times) // 2],
+        "all_seconds": times,
+        "peak_rss_gib": _peak_rss_gib(),
+        "rss_after_load_gib": rss_loaded,
+        "mean_shannon": check,
+        "backend": resolve_backend("auto", ids.device) if mode == "monitor" else None,
+    }
+
+
+def worker_decode(mode: str, prompt: int, new_tokens: int, repeats: int) -> dict:
+    import torch
+
+    import headentropy as he
+
+    model, tok = he.load_model("smollm2")
+    ids = _prompt_ids(tok, prompt)
+    mask = torch.ones_like(ids)
+
+    def gen(n: int) -> float:
+        kw = dict(max_new_tokens=n, min_new_tokens=n, do_sample=False, pad_token_id=tok.pad_token_id)
+        t0 = time.perf_counter()
+        if mode == "monitor":
+            with he.monitor(model) as mon:
+                model.generate(input_ids=ids, attention_mask=mask, **kw)
+            assert mon.trace.num_positions == prompt + n - 1
+        else:
+            model.generate(input_ids=ids, attention_mask=mask, **kw)
+        return time.perf_counter() - t0
+
+    with torch.inference_mode():
+        gen(2)  # warm-up
+        rates = []
+        for _ in range(repeats):
+            t1, tn = gen(1), gen(new_tokens)
+            rates.append((new_tokens - 1) / (tn - t1))
+    return {
+        "kind": "decode",
+        "mode": mode,
+        "prompt": prompt,
+        "new_tokens": new_tokens,
+        "tokens_per_s": sorted(rates)[len(rates) // 2],
+        "all_tokens_per_s": rates,
+        "peak_rss_gib": _peak_rss_gib(),
+    }
+
+
+# ----------------------------------------------------------------------------- driver
+def _run_worker(args: list[str], threads: int, timeout: float) -> dict:
+    cmd = [sys.executable, HERE, "--threads", str(threads), "--worker", *args]
+    env = dict(os.environ, HF_HUB_DISABLE_PROGRESS_BARS="1", TRANSFORMERS_VERBOSITY="error")
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout:.0f} s"}
+    if proc.returncode != 0:
+        lines = [ln for ln in (proc.stderr or proc.stdout).strip().splitlines() if "%|" not in ln]
+        return {"error": " | ".join(lines[-2:]) or f"exit code {proc.returncode}"}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _eager_bytes(length: int) -> float:
+    # output_attentions keeps every layer's [1, H, L, L] fp32 matrix, plus one layer's temporaries.
+    return (LAYERS + 3) * HEADS * length * length * 4
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--lengths", type=int, nargs="+", default=[512, 1024, 2048, 4096, 16384])
+    ap.add_argument("--repeats", type=int, default=3, help="forward repeats per configuration (median)")
+    ap.add_argument("--long-repeats", type=int, default=1, help="repeats for lengths > 4096")
+    ap.add_argument("--decode-prompt", type=int, default=128)
+    ap.add_argument("--decode-tokens", type=int, default=64)
+    ap.add_argument("--decode-repeats", type=int, default=3)
+    ap.add_argument("--skip-decode", action="store_true")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch threads per worker (1: stable ratios on a shared machine)")
+    ap.add_argument("--out", help="also write the markdown to this file")
+    ap.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+
+    if args.worker:
+        import torch
+
+        torch.set_num_threads(args.threads)
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        w = args.worker
+        if w[0] == "forward":
+            res = worker_forward(w[1], int(w[2]), int(w[3]))
+        else:
+            res = worker_decode(w[1], int(w[2]), int(w[3]), int(w[4]))
+        print(json.dumps(res))
+        return
+
+    import headentropy as he
+
+    he.load_model("smollm2")  # builds the safetensors cache once, outside the timed workers
+    from headentropy.kernels.dispatch import resolve_backend
+    import torch
+
+    backend = resolve_backend("auto", torch.device("cpu"))
+    command = "python benchmarks/bench_model.py " + " ".join(sys.argv[1:])
+    rows = []
+    for length in args.lengths:
+        reps = args.repeats if length <= 4096 else args.long_repeats
+        res = {}
+        for mode in ("sdpa", "monitor", "eager"):
+            if mode == "eager":
+                need = _eager_bytes(length) / 2**30
+                avail = _mem_available_gib()
+                if need > 0.7 * avail:
+                    res[mode] = {"skipped": f"needs ~{need:.0f} GiB for the attention matrices, {avail:.0f} GiB available"}
+                    continue
+            res[mode] = _run_worker(["forward", mode, str(length), str(reps)], args.threads, timeout=7200)
+            print(f"# {length} {mode}: {json.dumps(res[mode])}", file=sys.stderr, flush=True)
+        rows.append((length, res))
+    decode = {}
+    if not args.skip_decode:
+        for mode in ("sdpa", "monitor"):
+            decode[mode] = _run_worker(
+                ["decode", mode, str(args.decode_prompt), str(args.decode_tokens), str(args.decode_repeats)],
+                args.threads,
+                timeout=3600,
+            )
+            print(f"# decode {mode}: {json.dumps(decode[mode])}", file=sys.stderr, flush=True)
+
+    def t(r):
+        return f"{r['seconds']:.2f}" if "seconds" in r else "—"
+
+    def rss(r):
+        return f"{r['peak_rss_gib']:.2f}" if "peak_rss_gib" in r else "—"
+
+    def ratio(r, base):
+        return f"{r['seconds'] / base['seconds']:.2f}×" if "seconds" in r and "seconds" in base else "—"
+
+    lines = [
+        f"SmolLM2-135M-Instruct (fp32), CPU: {os.cpu_count()} cores ({args.threads} torch thread(s) "
+        f"per run), torch {torch.__version__}, "
+        f"{platform.machine()}; monitored backend: `{backend}`; median of {args.repeats} "
+        f"({args.long_repeats} above 4096 tokens).",
+        "",
+        "| tokens | sdpa s | monitored s | monitored / sdpa | eager+output_attentions s | eager / sdpa | peak RSS GiB sdpa / monitored / eager |",
+        "|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    notes = []
+    for length, res in rows:
+        s, m, e = res["sdpa"], res["monitor"], res["eager"]
+        for name, r in (("sdpa", s), ("monitored", m), ("eager", e)):
+            if "skipped" in r:
+                notes.append(f"* {length} tokens, {name}: skipped — {r['skipped']}.")
+            elif "error" in r:
+                notes.append(f"* {length} tokens, {name}: failed — {r['error']}.")
+        lines.append(
+            f"| {length} | {t(s)} | {t(m)} | {ratio(m, s)} | {t(e)} | {ratio(e, s)} | "
+            f"{rss(s)} / {rss(m)} / {rss(e) if 'skipped' not in e else 'skipped'} |"
+        )
+    if decode:
+        s, m = decode["sdpa"], decode["monitor"]
+        lines += ["", "| decode (greedy) | plain tok/s | monitored tok/s | monitored / plain |", "|---|---:|---:|---:|"]
+        if "tokens_per_s" in s and "tokens_per_s" in m:
+            lines.append(
+                f"| {args.decode_prompt}-token prompt, {args.decode_tokens} new | {s['tokens_per_s']:.1f} | "
+                f"{m['tokens_per_s']:.1f} | {m['tokens_per_s'] / s['tokens_per_s']:.2f}× |"
+            )
+        else:
+            notes.append(f"* decode failed: {s.get('error') or m.get('error')}")
+    if notes:
+        lines += [""] + notes
+    lines += ["", f"Command: `{command.strip()}`"]
+    text = "\n".join(lines)
+    print(text)
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
