@@ -23,7 +23,8 @@ def _assert_same_as_full_forward(model, trace, sequences, mask2d, atol=1e-4):
     ref = mon.trace
     assert trace.shannon.shape == ref.shannon.shape
     assert torch.equal(trace.token_ids, fed)
-    assert torch.equal(trace.valid, full_mask.bool())
+    # Valid: not padding, and (rows that finished with EOS aside) every fed token.
+    assert not (trace.valid & ~full_mask.bool()).any()
     assert torch.equal(trace.n_keys[trace.valid[:, None, :].expand_as(trace.n_keys)],
                        ref.n_keys[ref.valid[:, None, :].expand_as(ref.n_keys)])
     v = trace.valid[:, None, None, :].expand_as(trace.shannon)
@@ -57,6 +58,23 @@ def test_generate_left_padded_batch_equals_full_forward(kind, sample):
     assert trace.num_positions == P + new - 1
     assert not trace.generated[:, :P].any() and trace.generated[:, P:].all()
     _assert_same_as_full_forward(model, trace, seqs, mask)
+
+
+def test_rows_that_finished_are_not_valid_after_their_eos():
+    model = make_tiny("llama")
+    ids, mask = padded_batch([6, 4], 6, seed=2)
+    kw = dict(input_ids=ids, attention_mask=mask, max_new_tokens=6, do_sample=False, pad_token_id=0)
+    with torch.no_grad():
+        free = model.generate(**kw, eos_token_id=None)
+        eos = int(free[0, 6 + 2])  # row 0's third new token becomes its end of sequence
+        assert eos not in free[1, 6:].tolist(), "pick another seed: row 1 must keep decoding"
+        with he.monitor(model) as mon:
+            seqs = model.generate(**kw, eos_token_id=eos)
+    trace = mon.trace
+    assert seqs.shape[1] == 6 + 6 and int(seqs[0, 6 + 2]) == eos
+    # Positions 6, 7, 8 of row 0 are fed tokens 1-3 (8 is the EOS itself: already finished).
+    assert trace.valid[0, 6:8].all() and not trace.valid[0, 8:].any()
+    assert trace.valid[1, 2:].all() and not trace.valid[1, :2].any()
 
 
 def test_beam_search_is_refused_and_model_restored():

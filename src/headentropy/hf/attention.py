@@ -63,7 +63,7 @@ def _attention(q, k, v, **kwargs: Any):
 
 # n_keys is the same for every layer of one step: remember the last few (layers share the mask).
 _N_KEYS_CACHE: dict[tuple, torch.Tensor] = {}
-_MASK_N_KEYS: list = [None, None]  # [weakref to the last mask, its n_keys]
+_LAST_MASK_N_KEYS: tuple = (None, None)  # (weakref to the last mask, its n_keys); swapped atomically
 
 
 def _visible(mask: torch.Tensor) -> torch.Tensor:
@@ -90,12 +90,13 @@ def _n_keys_from_structure(
 
 def _n_keys_from_mask(mask: torch.Tensor, batch: int, q_len: int) -> torch.Tensor:
     """Keys visible per query `[B, Lq]` from a 4-D mask (head 0: HF masks have one head)."""
-    ref, n = _MASK_N_KEYS
-    if ref is not None and ref() is mask:
+    global _LAST_MASK_N_KEYS
+    ref, n = _LAST_MASK_N_KEYS
+    if ref is not None and ref() is mask and n.shape == (batch, q_len):
         return n
     vis = _visible(mask)  # [B|1, 1|H, Lq|1, Lk]
     n = vis[:, 0].sum(-1, dtype=torch.int32).expand(batch, q_len)  # [B, Lq]
-    _MASK_N_KEYS[:] = [weakref.ref(mask), n]
+    _LAST_MASK_N_KEYS = (weakref.ref(mask), n)
     return n
 
 
@@ -205,8 +206,9 @@ def headentropy_attention_forward(
         softcap = None  # some configs use 0 for "no soft-capping"
     scale = scaling if scaling is not None else 1.0 / math.sqrt(query.shape[-1])
 
-    # Sink keys still in the cache (a sliding-window cache may have dropped them).
-    sink_tokens = max(0, SINK_TOKENS - getattr(attention_mask, "_headentropy_kv_offset", 0))
+    # Key slot of each row's first real token, when it is not slot 0 (left padding, or a
+    # sliding-window cache that dropped old keys); the sink mass is then computed here.
+    first_key = getattr(attention_mask, "_headentropy_first_key", None)  # [B] or None
 
     training_dropout = dropout > 0.0 and module.training
     result = _attention(
@@ -218,7 +220,7 @@ def headentropy_attention_forward(
         scale=float(scale),
         window=window,
         softcap=softcap,
-        sink_tokens=sink_tokens,
+        sink_tokens=SINK_TOKENS,
     )
     out = result.out
     if training_dropout:
@@ -234,7 +236,9 @@ def headentropy_attention_forward(
         stats = {
             "shannon": result.shannon,  # [B, Hq, Lq]
             "renyi2": result.renyi2,
-            "sink_mass": result.sink_mass,
+            "sink_mass": result.sink_mass
+            if first_key is None
+            else _sink_mass(query, key, result.lse, mask, first_key, float(scale), softcap),
         }
         for recorder in recorders:
             if recorder.record(module, stats, n_keys):
@@ -242,6 +246,40 @@ def headentropy_attention_forward(
 
     attn_output = out.transpose(1, 2).contiguous()  # [B, Lq, Hq, Dv]
     return attn_output, None
+
+
+def _sink_mass(
+    query: torch.Tensor,  # [B, Hq, Lq, D]
+    key: torch.Tensor,  # [B, Hkv, Lk, D]
+    lse: torch.Tensor,  # [B, Hq, Lq] fp32, log-sum-exp of the row's scores
+    mask: torch.Tensor,  # [B|1, 1|Hq, Lq, Lk] bool or additive
+    first_key: torch.Tensor,  # [B] key slot of each row's first real token (may be < 0)
+    scale: float,
+    softcap: float | None,
+) -> torch.Tensor:
+    """Σ p_j over the first SINK_TOKENS real tokens of each row, from their scores and the lse. `[B, Hq, Lq]`."""
+    B, Hq, Lq, D = query.shape
+    Hkv, Lk = key.shape[1], key.shape[2]
+    slots = first_key[:, None] + torch.arange(SINK_TOKENS, device=key.device)  # [B, S]
+    in_cache = (slots >= 0) & (slots < Lk)  # [B, S]; keys that slid out of the window are gone
+    idx = slots.clamp(0, Lk - 1)
+    k_sink = torch.gather(key, 2, idx[:, None, :, None].expand(B, Hkv, SINK_TOKENS, D))  # [B, Hkv, S, D]
+    q = query.reshape(B, Hkv, Hq // Hkv, Lq, D)  # GQA: query head h reads KV head h // group
+    s = torch.matmul(q.float(), k_sink.float()[:, :, None].transpose(-1, -2)) * scale  # [B, Hkv, G, Lq, S]
+    s = s.reshape(B, Hq, Lq, SINK_TOKENS)
+    if softcap is not None:
+        s = softcap * torch.tanh(s / softcap)
+    m = mask.expand(B, mask.shape[1], Lq, Lk)
+    m = torch.gather(m, 3, idx[:, None, None, :].expand(B, m.shape[1], Lq, SINK_TOKENS))  # [B, 1|Hq, Lq, S]
+    if m.dtype == torch.bool:
+        visible = m
+    else:
+        visible = _visible(m)
+        s = s + m.float()
+    visible = visible & in_cache[:, None, None, :]
+    p = torch.exp(s - lse[..., None])  # [B, Hq, Lq, S]
+    p = torch.where(visible & torch.isfinite(lse)[..., None], p, torch.zeros_like(p))
+    return p.sum(-1)
 
 
 def headentropy_mask(*args: Any, **kwargs: Any) -> torch.Tensor | None:
@@ -254,9 +292,16 @@ def headentropy_mask(*args: Any, **kwargs: Any) -> torch.Tensor | None:
     from transformers.masking_utils import sdpa_mask
 
     mask = sdpa_mask(*args, **kwargs)
-    kv_offset = kwargs.get("kv_offset", 0)
-    if isinstance(mask, torch.Tensor) and isinstance(kv_offset, int) and kv_offset > 0:
-        mask._headentropy_kv_offset = kv_offset
+    if isinstance(mask, torch.Tensor):
+        kv_offset = kwargs.get("kv_offset", 0)
+        kv_offset = kv_offset if isinstance(kv_offset, int) else int(kv_offset)
+        padding = kwargs.get("attention_mask")  # [B, past + Lq] 2-D padding mask, or None
+        first = torch.zeros(mask.shape[0], dtype=torch.long, device=mask.device)  # [B]
+        if isinstance(padding, torch.Tensor) and padding.dim() == 2:
+            first = padding.bool().to(torch.int8).argmax(dim=-1).to(mask.device)  # first real token
+        first = first - kv_offset  # absolute position -> key slot
+        if bool((first != 0).any()):
+            mask._headentropy_first_key = first
     return mask
 
 

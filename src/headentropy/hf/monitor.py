@@ -254,6 +254,33 @@ def _build_trace(steps: list[_Step], layers: list[int], stats: tuple[str, ...], 
     )
 
 
+def _eos_ids(kwargs: dict, cfg: Any) -> list[int]:
+    """End-of-sequence ids generate() stops on (kwargs override the generation config)."""
+    eos = kwargs.get("eos_token_id")
+    if eos is None and kwargs.get("generation_config") is not None:
+        eos = kwargs["generation_config"].eos_token_id
+    if eos is None and cfg is not None:
+        eos = getattr(cfg, "eos_token_id", None)
+    if eos is None:
+        return []
+    if isinstance(eos, torch.Tensor):
+        return [int(x) for x in eos.flatten()]
+    return [int(eos)] if isinstance(eos, int) else [int(x) for x in eos]
+
+
+def _mark_finished_rows(trace: EntropyTrace, eos_ids: list[int]) -> None:
+    """A row that has produced EOS keeps being fed (padding) while others decode: not valid.
+
+    Generated position t is invalid once an EOS was fed at a generated position <= t (the row
+    had already finished when its token was processed).
+    """
+    if not eos_ids:
+        return
+    fed_eos = torch.isin(trace.token_ids, torch.tensor(eos_ids)) & trace.generated  # [B, N]
+    finished = fed_eos.cumsum(dim=-1) > 0
+    trace.valid &= ~finished
+
+
 def _configs_of(model: torch.nn.Module) -> list[Any]:
     """Every config object the model's attention implementation may be read from."""
     seen: dict[int, Any] = {}
@@ -435,10 +462,13 @@ class monitor:  # noqa: N801 -- used as a function-like context manager: `with h
                 raise NotImplementedError("headentropy.monitor does not support assisted/speculative decoding")
             rec.flush_implicit()
             rec.in_generate += 1
+            n_before = len(rec.traces)
             try:
                 return original_generate(*args, **kwargs)
             finally:
                 rec.in_generate -= 1
                 rec.finish_call()  # also a failed generate: what ran is kept, as for forward
+                if len(rec.traces) > n_before:
+                    _mark_finished_rows(rec.traces[-1], _eos_ids(kwargs, cfg))
 
         model.generate = generate
