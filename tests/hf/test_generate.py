@@ -117,3 +117,16 @@ def test_smollm2_chat_generation_batch(smollm2):
     assert trace.shannon.shape == (2, 30, 9, enc.input_ids.shape[1] + 9)
     assert trace.model_name == "SmolLM2-135M-Instruct"
     _assert_same_as_full_forward(model, trace, seqs, enc.attention_mask, atol=2e-4)
+
+
+def test_chunked_prefill_stays_prompt_and_equals_full_forward():
+    model = make_tiny("llama")
+    ids, mask = padded_batch([8], 8, seed=4)
+    with torch.no_grad(), he.monitor(model) as mon:
+        seqs = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=4, min_new_tokens=4,
+                              do_sample=False, pad_token_id=0, prefill_chunk_size=3)
+    trace = mon.trace
+    assert trace.num_positions == 8 + 3
+    assert not trace.generated[:, :8].any() and trace.generated[:, 8:].all()
+    _assert_same_as_full_forward(model, trace, seqs, mask)
+    assert "EntropyTrace(" in repr(trace) and "positions=11" in repr(trace)

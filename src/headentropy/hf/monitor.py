@@ -57,6 +57,14 @@ class EntropyTrace:
     layers: list[int] = field(default_factory=list)
     model_name: str = ""
 
+    def __repr__(self) -> str:
+        recorded = [n for n in STATS if getattr(self, n) is not None]
+        return (
+            f"EntropyTrace(model_name={self.model_name!r}, batch={self.batch}, layers={len(self.layers)}, "
+            f"heads={getattr(self, recorded[0]).shape[2] if recorded else 0}, positions={self.num_positions}, "
+            f"generated={int(self.generated.any(0).sum())}, stats={recorded})"
+        )
+
     @property
     def batch(self) -> int:
         return self.valid.shape[0]
@@ -179,6 +187,7 @@ class _Recorder:
         self.step: _Step | None = None
         self.steps: list[_Step] = []
         self.in_generate = 0
+        self.prompt_len: int | None = None  # of the running generate() call, when known
 
     # Called by the attention function, for every attention module of every model in context.
     def record(self, module: torch.nn.Module, stats: dict[str, torch.Tensor], n_keys: torch.Tensor) -> bool:
@@ -194,7 +203,12 @@ class _Recorder:
 
     def begin_step(self, input_ids: torch.Tensor | None, mask2d: torch.Tensor | None) -> None:
         self.flush_implicit()
-        generated = self.in_generate > 0 and len(self.steps) > 0
+        generated = False
+        if self.in_generate > 0 and self.steps:
+            # Positions at or after the prompt length were produced by the model; a chunked
+            # prefill (several forwards over the prompt) stays "prompt".
+            done = sum(next(iter(st.n_keys.values())).shape[1] for st in self.steps)
+            generated = self.prompt_len is None or done >= self.prompt_len
         self.step = _Step({}, {}, input_ids, mask2d, generated)
 
     def end_step(self, ok: bool) -> None:
@@ -222,11 +236,15 @@ def _build_trace(steps: list[_Step], layers: list[int], stats: tuple[str, ...], 
         first = next(iter(step.stats.values()))
         B, _, Lq = first[stats[0]].shape
         heads = max(s[stats[0]].shape[1] for s in step.stats.values())
+        complete = len(step.stats) == n_layers and all(s[stats[0]].shape[1] == heads for s in step.stats.values())
         for name in stats:
-            block = torch.full((B, n_layers, heads, Lq), float("nan"))  # [B, L, H, Lq]; NaN: not recorded
-            for slot, s in step.stats.items():
-                block[:, slot, : s[name].shape[1]] = s[name].float().cpu()
-            parts[name].append(block)
+            if complete:  # the usual case: one stack on the device, one copy to the CPU
+                block = torch.stack([step.stats[i][name] for i in range(n_layers)], dim=1).float().cpu()
+            else:
+                block = torch.full((B, n_layers, heads, Lq), float("nan"))  # NaN: not recorded
+                for slot, s in step.stats.items():
+                    block[:, slot, : s[name].shape[1]] = s[name].float().cpu()
+            parts[name].append(block)  # [B, L, H, Lq]
         nk = torch.zeros((B, n_layers, Lq), dtype=torch.int32)  # [B, L, Lq]
         for slot, n in step.n_keys.items():
             nk[:, slot] = n.cpu().to(torch.int32)
@@ -461,6 +479,10 @@ class monitor:  # noqa: N801 -- used as a function-like context manager: `with h
             if kwargs.get("assistant_model") is not None or kwargs.get("prompt_lookup_num_tokens"):
                 raise NotImplementedError("headentropy.monitor does not support assisted/speculative decoding")
             rec.flush_implicit()
+            prompt = kwargs.get("input_ids", args[0] if args else None)
+            if not isinstance(prompt, torch.Tensor):
+                prompt = kwargs.get("inputs_embeds")
+            rec.prompt_len = int(prompt.shape[1]) if isinstance(prompt, torch.Tensor) and prompt.dim() >= 2 else None
             rec.in_generate += 1
             n_before = len(rec.traces)
             try:
