@@ -15,6 +15,7 @@ from .kernels.dispatch import BackendStatus, attention, backends
 from .kernels.result import AttentionResult, merge_results
 from .hf.models import load_model
 from .hf.monitor import EntropyTrace, monitor
+from .analysis import Finding, diagnose
 
 __version__ = "0.1.0"
 
@@ -22,8 +23,10 @@ __all__ = [
     "AttentionResult",
     "BackendStatus",
     "EntropyTrace",
+    "Finding",
     "attention",
     "backends",
+    "diagnose",
     "load_model",
     "merge_results",
     "monitor",

@@ -89,6 +89,26 @@ class EntropyTrace:
         ok = (n > 1) & self.valid[:, None, None, :]
         return torch.where(ok, h / torch.log(n.clamp(min=2)), torch.full_like(h, float("nan")))
 
+    # --- analyses (headentropy.analysis; imported lazily to keep this module light) -------------
+
+    def layer_profile(self):
+        """Per-layer mean entropy and the profile's shape (`analysis.LayerProfile`)."""
+        from ..analysis import layer_profile
+
+        return layer_profile(self)
+
+    def head_stats(self, top_k: int = 20):
+        """Per-head means, inter-head variance, redundant pairs, pruning candidates."""
+        from ..analysis import head_stats
+
+        return head_stats(self, top_k=top_k)
+
+    def token_stats(self, tokenizer=None):
+        """Prompt vs generated entropy and spikes; `tokenizer` decodes the spike tokens."""
+        from ..analysis import token_stats
+
+        return token_stats(self, tokenizer)
+
     def non_finite_count(self) -> int:
         """Number of recorded statistics that are NaN/inf at valid positions (e.g. NaN activations)."""
         total = 0
