@@ -15,6 +15,9 @@ from pathlib import Path
 import torch
 
 import headentropy as he
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from markdown_block import write_block  # noqa: E402
 from headentropy.analysis import diagnose, head_stats, layer_profile, thresholds as T
 from headentropy.analysis.diagnose import locking_statistic
 
@@ -22,7 +25,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import diagnosis_cases as cases  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-MARK_BEGIN, MARK_END = "<!-- validate_diagnosis:begin -->", "<!-- validate_diagnosis:end -->"
 NEW_TOKENS = 48
 
 
@@ -88,16 +90,7 @@ def main() -> None:
                      f"{r['range']:.3f} ({r['shape']}) | {lock} | {r['min_var']:.4f} | {', '.join(r['fired']) or 'none'} |")
     table = "\n".join(lines)
     print(table)
-    path = ROOT / "VALIDATION.md"
-    text = path.read_text() if path.exists() else "# Validation\n"
-    block = f"{MARK_BEGIN}\n{table}\n{MARK_END}"
-    if MARK_BEGIN in text:
-        head, rest = text.split(MARK_BEGIN, 1)
-        text = head + block + rest.split(MARK_END, 1)[1]
-    else:
-        text += f"\n## Detectors on healthy and induced runs\n\n{block}\n"
-    path.write_text(text)
-
+    write_block(ROOT / "VALIDATION.md", "validate_diagnosis", "Detectors on healthy and induced runs", table, "Validation")
 
 if __name__ == "__main__":
     main()

@@ -20,13 +20,15 @@ from pathlib import Path
 import torch
 
 import headentropy as he
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from markdown_block import write_block  # noqa: E402
 from headentropy.analysis import head_stats
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 KS = (4, 8, 16, 32)
 SEEDS = 8
-MARK_BEGIN, MARK_END = "<!-- validate_pruning:begin -->", "<!-- validate_pruning:end -->"
 
 
 @contextmanager
@@ -105,19 +107,7 @@ def main() -> None:
     table = "\n".join(lines)
     print(table)
     if "--no-write" not in sys.argv:
-        write_section(table)
-
-
-def write_section(table: str) -> None:
-    path = ROOT / "VALIDATION.md"
-    text = path.read_text() if path.exists() else "# Validation\n"
-    block = f"{MARK_BEGIN}\n{table}\n{MARK_END}"
-    if MARK_BEGIN in text:
-        head, rest = text.split(MARK_BEGIN, 1)
-        text = head + block + rest.split(MARK_END, 1)[1]
-    else:
-        text += f"\n## Pruning candidates vs random heads\n\n{block}\n"
-    path.write_text(text)
+        write_block(ROOT / "VALIDATION.md", "validate_pruning", "Pruning candidates vs random heads", table, "Validation")
 
 
 if __name__ == "__main__":
