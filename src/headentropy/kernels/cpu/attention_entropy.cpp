@@ -40,7 +40,22 @@ extern "C" void sgemm_(const char* transa, const char* transb, const int* m, con
                        const float* b, const int* ldb, const float* beta, float* c,
                        const int* ldc);
 
+// MKL (torch's usual BLAS) may start its own threads inside a gemm; our tasks already fill every
+// core, so each worker asks for a sequential BLAS. Weak: absent with other BLAS builds.
+extern "C" int MKL_Set_Num_Threads_Local(int) __attribute__((weak));
+
 namespace {
+
+// Scoped: this thread's BLAS calls run sequentially, restored on exit (also on exceptions).
+struct SequentialBlas {
+  int previous = 0;
+  SequentialBlas() {
+    if (MKL_Set_Num_Threads_Local) previous = MKL_Set_Num_Threads_Local(1);
+  }
+  ~SequentialBlas() {
+    if (MKL_Set_Num_Threads_Local) MKL_Set_Num_Threads_Local(previous);
+  }
+};
 
 using Vec = at::vec::Vectorized<float>;
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
@@ -199,21 +214,29 @@ inline void apply_mask(const Problem& p, float* x, int64_t n, int64_t b, int64_t
   }
 }
 
-// Per-thread scratch, allocated once per call and thread.
+// Row stride of the score tile: padded by one cache line so that rows 2^k floats apart do not
+// map to the same L1 sets (the P·V gemm walks down the columns of P).
+inline int64_t score_stride(const Problem& p) { return p.bk + 16; }
+
+// Per-thread scratch. Kept thread-local across calls (it only grows, to well under a MiB for
+// the default blocks): fresh buffers on every call cost page faults and zeroing.
 struct Workspace {
   std::vector<float> q, k, v;      // fp32 copies of the blocks (only for non-fp32 inputs)
-  std::vector<float> s;            // [bq, bk] scores, then P in place
+  std::vector<float> s;            // [bq, ldS] scores, then P in place
   std::vector<float> acc;          // [bq, Dv] un-normalised output
   std::vector<float> m, l, t, l2, ls, bad;  // [bq] row accumulators (DESIGN §2)
-  Workspace(const Problem& p, bool convert) {
+  void prepare(const Problem& p, bool convert) {
+    auto grow = [](std::vector<float>& x, int64_t n) {
+      if (static_cast<int64_t>(x.size()) < n) x.resize(n);
+    };
     if (convert) {
-      q.resize(p.bq * p.D);
-      k.resize(p.bk * p.D);
-      if (p.has_v) v.resize(p.bk * p.Dv);
+      grow(q, p.bq * p.D);
+      grow(k, p.bk * p.D);
+      if (p.has_v) grow(v, p.bk * p.Dv);
     }
-    s.resize(p.bq * p.bk);
-    if (p.has_v) acc.resize(p.bq * p.Dv);
-    for (auto* x : {&m, &l, &t, &l2, &ls, &bad}) x->resize(p.bq);
+    grow(s, p.bq * score_stride(p));
+    if (p.has_v) grow(acc, p.bq * p.Dv);
+    for (auto* x : {&m, &l, &t, &l2, &ls, &bad}) grow(*x, p.bq);
   }
 };
 
@@ -248,7 +271,7 @@ void run_block(const Problem& p, const scalar_t* qp, const scalar_t* kp, const s
   const int64_t qe = std::min(qs + p.bq, p.Lq);
   const int64_t bq = qe - qs;
   const int64_t kvh = h / p.G;
-  const int64_t D = p.D, Dv = p.Dv, ldS = p.bk;
+  const int64_t D = p.D, Dv = p.Dv, ldS = score_stride(p);
 
   int ldq = 0;
   const float* Q = as_fp32(qp + b * p.q_sb + h * p.q_sh + qs * p.q_sl, p.q_sl, bq, D, ws.q, ldq);
@@ -377,7 +400,9 @@ void run_all(const Problem& p, const at::Tensor& q, const at::Tensor& k,
   const int64_t n_threads = std::min<int64_t>(at::get_num_threads(), n_tasks);
   constexpr bool convert = !std::is_same_v<scalar_t, float>;
   at::parallel_for(0, n_threads, 1, [&](int64_t, int64_t) {
-    Workspace ws(p, convert);
+    SequentialBlas inner;
+    thread_local Workspace ws;
+    ws.prepare(p, convert);
     for (int64_t task = next++; task < n_tasks; task = next++) {
       const int64_t qblock = n_qblocks - 1 - task / n_heads;
       const int64_t bh = task % n_heads;

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from ..problem import AttentionProblem, nonfinite_value_keys
 from ..result import AttentionResult
 from . import loader
 
-# Query rows per task and keys per streamed block. A [block_q, block_k] fp32 score tile
-# (128 KiB) stays in L2 next to the K/V blocks; chosen with benchmarks/bench_cpu_kernel.py.
-DEFAULT_BLOCK_Q = 64
+# Query rows per task (by query length) and keys per streamed block. The [block_q, block_k]
+# fp32 score tile (≤ 512 KiB) stays in L2 next to the K/V blocks; the larger the query block,
+# the less often BLAS re-packs each K block. Chosen with benchmarks/bench_cpu_kernel.py.
 DEFAULT_BLOCK_K = 512
+
+
+def default_block_q(q_len: int) -> int:
+    return 256 if q_len >= 768 else 64 if q_len >= 192 else 32
 
 
 def probe() -> tuple[bool, str]:
@@ -30,11 +36,24 @@ def _rows_contiguous(x: torch.Tensor) -> torch.Tensor:
     return x
 
 
+def _surely_finite(x: torch.Tensor) -> bool:
+    """A finite sum proves every element finite (inf/NaN propagate through a sum).
+
+    One streaming reduction instead of `isfinite(x).all()`, which allocates a bool copy and
+    costs several percent of a whole attention call. An overflowing sum only means "check".
+    """
+    return x.numel() == 0 or math.isfinite(float(x.sum(dtype=torch.float32)))
+
+
 def run(
-    problem: AttentionProblem, *, block_q: int = DEFAULT_BLOCK_Q, block_k: int = DEFAULT_BLOCK_K
+    problem: AttentionProblem, *, block_q: int | None = None, block_k: int = DEFAULT_BLOCK_K
 ) -> AttentionResult:
     ext = loader.load()
-    v_clean, bad_keys = nonfinite_value_keys(problem.v)  # bad_keys: [B, Hkv, Lk] or None
+    if block_q is None:
+        block_q = default_block_q(problem.q_len)
+    v_clean, bad_keys = problem.v, None
+    if problem.v is not None and not _surely_finite(problem.v):
+        v_clean, bad_keys = nonfinite_value_keys(problem.v)  # bad_keys: [B, Hkv, Lk] or None
     q = _rows_contiguous(problem.q)  # [B, Hq, Lq, D]
     k = _rows_contiguous(problem.k)  # [B, Hkv, Lk, D]
     v = None if v_clean is None else _rows_contiguous(v_clean)  # [B, Hkv, Lk, Dv]
