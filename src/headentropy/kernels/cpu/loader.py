@@ -25,7 +25,9 @@ from pathlib import Path
 from types import ModuleType
 
 SOURCE = Path(__file__).with_name("attention_entropy.cpp")
-CFLAGS = ("-O3", "-march=native", "-fopenmp", "-std=c++17")
+# -march: the vector ISA of the build (AVX-512 / AVX2 / scalar paths in the .cpp follow it).
+# Override with e.g. HEADENTROPY_CPU_ARCH=x86-64-v3 for a cache shared by different machines.
+ARCH_ENV = "HEADENTROPY_CPU_ARCH"
 # -fopenmp at link time records libgomp.so.1, which resolves to the copy torch already loaded.
 LDFLAGS = ("-fopenmp",)
 # Set to a directory to move the build cache (tests use a temporary one).
@@ -62,6 +64,10 @@ def _cpu_flags() -> str:
     return platform.processor() or platform.machine()
 
 
+def cflags() -> tuple[str, ...]:
+    return ("-O3", f"-march={os.environ.get(ARCH_ENV, 'native')}", "-fopenmp", "-std=c++17")
+
+
 def build_key(source: bytes | None = None) -> str:
     import torch
 
@@ -70,7 +76,7 @@ def build_key(source: bytes | None = None) -> str:
         SOURCE.read_bytes() if source is None else source,
         torch.__version__.encode(),
         sys.version.encode(),
-        " ".join(CFLAGS + LDFLAGS).encode(),
+        " ".join(cflags() + LDFLAGS).encode(),
         _cpu_flags().encode(),
     ):
         h.update(part)
@@ -120,7 +126,7 @@ def _build(name: str, directory: Path) -> ModuleType:
     return cpp_extension.load(
         name=name,
         sources=[str(SOURCE)],
-        extra_cflags=list(CFLAGS),
+        extra_cflags=list(cflags()),
         extra_ldflags=list(LDFLAGS),
         build_directory=str(directory),
         verbose=False,
