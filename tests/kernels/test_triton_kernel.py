@@ -253,6 +253,8 @@ def test_unsupported_inputs_are_delegated_to_torch(interp):
     assert he.attention(q, q, q, backend="triton").backend == "torch"
     big = torch.randn(1, 1, 3, triton_fwd.MAX_HEAD_DIM + 8)
     assert he.attention(big, big, big, backend="triton").backend == "torch"
+    wide = torch.randn(1, 65536, 1, 16)  # B·Hq beyond CUDA's grid axis 1
+    assert he.attention(wide, wide, wide, backend="triton").backend == "torch"
 
 
 @pytest.mark.skipif(HAS_CUDA, reason="checks the message given where there is no CUDA")
