@@ -3,7 +3,7 @@
 Two functions are registered under the name `"headentropy"`:
 
 * `headentropy_attention_forward` in `transformers.AttentionInterface`: computes attention with
-  `he.attention(..., backend="auto")` and returns exactly what `sdpa_attention_forward` returns
+  `he.attention(..., backend=ACTIVE_BACKEND.get())` ("auto" unless `monitor(backend=...)`) and returns exactly what `sdpa_attention_forward` returns
   (`attn_output` as `[B, L, H, D]`, `None`), so the model's outputs do not change;
 * `headentropy_mask` in `transformers.masking_utils.AttentionMaskInterface`: builds the same mask
   the SDPA path gets (a 4-D bool mask, or `None` when a plain causal / full mask is enough).
@@ -48,16 +48,22 @@ class Recorder(Protocol):
 ACTIVE_RECORDERS: ContextVar[tuple[Recorder, ...]] = ContextVar("headentropy_recorders", default=())
 
 
-# Backend chosen by "auto", per device type, resolved once per process. Workaround: resolving on
+# The backend the attention function asks `he.attention` for in this context; `monitor(model,
+# backend=...)` sets it while its context is open ("auto" otherwise). With nested monitors the
+# innermost one's choice applies to every model running in the context.
+ACTIVE_BACKEND: ContextVar[str] = ContextVar("headentropy_backend", default="auto")
+
+# Backend resolved per (requested name, device type), once per process. Workaround: resolving on
 # every call re-runs the backends' probes, which costs more than a whole decode-step attention.
-_AUTO_BACKEND: dict[str, str] = {}
+_RESOLVED_BACKEND: dict[tuple[str, str], str] = {}
 
 
 def _attention(q, k, v, **kwargs: Any):
-    """`he.attention(..., backend="auto")` with the backend choice cached per device type."""
-    name = _AUTO_BACKEND.get(q.device.type)
+    """`he.attention(..., backend=ACTIVE_BACKEND)` with the backend choice cached per device type."""
+    key = (ACTIVE_BACKEND.get(), q.device.type)
+    name = _RESOLVED_BACKEND.get(key)
     if name is None:
-        name = _AUTO_BACKEND[q.device.type] = dispatch.resolve_backend("auto", q.device)
+        name = _RESOLVED_BACKEND[key] = dispatch.resolve_backend(key[0], q.device)
     return dispatch._REGISTRY[name].run(dispatch.build_problem(q, k, v, **kwargs))
 
 

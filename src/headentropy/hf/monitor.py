@@ -27,7 +27,7 @@ from typing import Any, Iterable, Sequence
 
 import torch
 
-from .attention import ACTIVE_RECORDERS, NAME, register
+from .attention import ACTIVE_BACKEND, ACTIVE_RECORDERS, NAME, register
 
 STATS = ("shannon", "renyi2", "sink_mass")
 _FORMAT = "headentropy.EntropyTrace/1"
@@ -339,6 +339,8 @@ class monitor:  # noqa: N801 -- used as a function-like context manager: `with h
     """Record attention entropy of `model` while the context is open.
 
     `layers`: model layer indices to record (default all). `stats`: which statistics to keep.
+    `backend`: the `he.attention` backend the model's attention runs on while the context is open
+    ("auto", "cpu", "torch", "triton", "reference"); checked against the model's device on enter.
     `mon.trace` is the `EntropyTrace` of the last call, `mon.traces` every call in order.
     """
 
@@ -348,8 +350,10 @@ class monitor:  # noqa: N801 -- used as a function-like context manager: `with h
         *,
         layers: Iterable[int] | None = None,
         stats: Sequence[str] = STATS,
+        backend: str = "auto",
     ):
         stats = tuple(stats)
+        self.backend = backend
         unknown = [s for s in stats if s not in STATS]
         if unknown or not stats:
             raise ValueError(f"stats must be a non-empty subset of {STATS}, got {stats!r}")
@@ -405,16 +409,23 @@ class monitor:  # noqa: N801 -- used as a function-like context manager: `with h
         self._recorder = _Recorder(modules, layers, self.stats, self._model_name())
         self._recorder.traces = self._traces  # keeps calls of earlier `with` blocks of this monitor
 
+        if self.backend != "auto":  # fail here, not in the middle of the first forward
+            from ..kernels.dispatch import resolve_backend
+
+            param = next(model.parameters(), None)
+            resolve_backend(self.backend, param.device if param is not None else torch.device("cpu"))
         register()
         self._saved_impl = [(cfg, cfg._attn_implementation_internal) for cfg in _configs_of(model)]
         self._own_generate = model.__dict__.get("generate")  # a user's instance attribute, if any
         self._handles = []
         self._token = None
+        self._backend_token = None
         _MONITORED.add(model)
         try:
             model.set_attn_implementation(NAME)
             self._install_hooks()
             self._token = ACTIVE_RECORDERS.set(ACTIVE_RECORDERS.get() + (self._recorder,))
+            self._backend_token = ACTIVE_BACKEND.set(self.backend)
         except BaseException:
             self._restore()
             raise
@@ -430,6 +441,9 @@ class monitor:  # noqa: N801 -- used as a function-like context manager: `with h
             if self._token is not None:
                 ACTIVE_RECORDERS.reset(self._token)
                 self._token = None
+            if getattr(self, "_backend_token", None) is not None:
+                ACTIVE_BACKEND.reset(self._backend_token)
+                self._backend_token = None
             for h in self._handles:
                 h.remove()
             self._handles = []
