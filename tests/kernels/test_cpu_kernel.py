@@ -245,3 +245,32 @@ def test_compile_message_goes_to_stderr(no_compiler, monkeypatch, capfd):
     assert not ok and "fatal error" in reason
     err = capfd.readouterr().err
     assert err.count("compiling the fused CPU kernel") == 1
+
+
+def test_inputs_requiring_grad_use_the_differentiable_backend():
+    q, k, v = (x.requires_grad_() for x in _inputs(1, 2, 2, 12, 12, 8))
+    r = he.attention(q, k, v, causal=True, backend="cpu")
+    # Delegated, so autograd sees the computation (instead of a silently detached result).
+    assert r.backend == "torch" and r.shannon.requires_grad and r.out.requires_grad
+    with torch.no_grad():
+        assert he.attention(q, k, v, causal=True, backend="cpu").backend == "cpu"
+
+
+def test_concurrent_calls_from_threads_agree():
+    """The kernel runs without the GIL; threads calling it at once get the sequential results."""
+    import threading
+
+    inputs = [_inputs(1, 4, 2, 400, 400, 32, seed=s) for s in range(4)]
+    expected = [_run_cpu(*x, causal=True) for x in inputs]
+    got = [None] * len(inputs)
+
+    def work(i):
+        got[i] = _run_cpu(*inputs[i], causal=True)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(inputs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for g, e in zip(got, expected):
+        _assert_results_close(g, e, atol=0)

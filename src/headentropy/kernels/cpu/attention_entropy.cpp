@@ -485,5 +485,7 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("forward", &forward, "attention + per-row Shannon/Rényi-2/lse/sink statistics",
         py::arg("q"), py::arg("k"), py::arg("v"), py::arg("mask"), py::arg("bad"),
         py::arg("scale"), py::arg("causal"), py::arg("window"), py::arg("softcap"),
-        py::arg("sink_tokens"), py::arg("block_q"), py::arg("block_k"));
+        py::arg("sink_tokens"), py::arg("block_q"), py::arg("block_k"),
+        // Long pure-C++ work: let other Python threads (e.g. a second monitor) run meanwhile.
+        py::call_guard<py::gil_scoped_release>());
 }

@@ -48,6 +48,13 @@ def _surely_finite(x: torch.Tensor) -> bool:
 def run(
     problem: AttentionProblem, *, block_q: int | None = None, block_k: int = DEFAULT_BLOCK_K
 ) -> AttentionResult:
+    if torch.is_grad_enabled() and any(
+        x is not None and x.requires_grad for x in (problem.q, problem.k, problem.v, problem.attn_mask)
+    ):
+        # The fused kernel is forward-only; gradients need the differentiable torch backend.
+        from ..torch_blocked import torch_blocked_attention
+
+        return torch_blocked_attention(problem)
     ext = loader.load()
     if block_q is None:
         block_q = default_block_q(problem.q_len)
