@@ -253,6 +253,11 @@ def test_unsupported_inputs_are_delegated_to_torch(interp):
     assert he.attention(q, q, q, backend="triton").backend == "torch"
     big = torch.randn(1, 1, 3, triton_fwd.MAX_HEAD_DIM + 8)
     assert he.attention(big, big, big, backend="triton").backend == "torch"
+    grad_q = torch.randn(1, 2, 5, 16, requires_grad=True)  # forward-only kernel: autograd needs torch
+    r = he.attention(grad_q, grad_q.detach(), grad_q.detach(), backend="triton")
+    assert r.backend == "torch" and r.shannon.requires_grad
+    with torch.no_grad():
+        assert he.attention(grad_q, grad_q, grad_q, backend="triton").backend == "triton"
     wide = torch.randn(1, 65536, 1, 16)  # B·Hq beyond CUDA's grid axis 1
     assert he.attention(wide, wide, wide, backend="triton").backend == "torch"
 

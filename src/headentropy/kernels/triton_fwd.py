@@ -23,7 +23,8 @@ Where triton runs, and when the interpreter is used
 The kernel is wrapped lazily per mode (this module imports no triton at import time, and the
 kernel has no `@triton.jit` helpers, so both wrappers can coexist in one process).
 
-Inputs the kernel does not cover — float64, head dims above 256, more than 65535 batch·heads —
+Inputs the kernel does not cover — float64, head dims above 256, more than 65535 batch·heads,
+inputs that require grad (the kernel is forward-only) —
 are delegated to the portable `torch` backend; the result's `backend` field then says "torch".
 
 Non-finite values in V: `problem.nonfinite_value_keys` zeroes them and flags their keys; the
@@ -372,6 +373,10 @@ def _delegate_reason(problem: AttentionProblem) -> str | None:
     dv = problem.v.shape[-1] if problem.v is not None else 0
     if problem.q.shape[-1] > MAX_HEAD_DIM or dv > MAX_HEAD_DIM:
         return f"head dims above {MAX_HEAD_DIM}"
+    if torch.is_grad_enabled() and any(
+        x is not None and x.requires_grad for x in (problem.q, problem.k, problem.v, problem.attn_mask)
+    ):
+        return "inputs that require grad (the kernel is forward-only)"
     if problem.batch * problem.q_heads > 65535:  # grid axis 1 is B·Hq; CUDA caps it there
         return "more than 65535 batch·heads"
     return None
