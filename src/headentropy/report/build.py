@@ -1,0 +1,151 @@
+"""The report as one JSON-friendly dict: everything the HTML page and `compare` need.
+
+Shape of the dict (`FORMAT` marks it; `report.json` is this dict)::
+
+    {"format", "model", "settings", "profile", "heads", "tokens", "findings", "sequences"}
+
+`sequences[b]` holds what the page shows per input text: the decoded `tokens`, the `generated`
+mask and the per-token mean normalised `entropy` / `renyi2` (None where a position has no
+normalised entropy, e.g. the first token, which sees one key).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..analysis import diagnose, head_stats, layer_profile, token_stats
+from ..analysis._select import per_position, to_list
+from ..analysis.tokens import token_texts
+from ..hf.monitor import STATS, EntropyTrace
+
+FORMAT = "headentropy.report/1"
+REPORT_JSON = "report.json"
+REPORT_HTML = "index.html"
+TRACE_FILE = "trace.safetensors"
+
+
+def stack_traces(traces: list[EntropyTrace]) -> EntropyTrace:
+    """One trace from several (one per prompt of a dataset): batch rows, right-padded positions.
+
+    Padding positions are `valid = False`, so every analysis skips them.
+    """
+    if len(traces) == 1:
+        return traces[0]
+    layers = traces[0].layers
+    if any(t.layers != layers for t in traces):
+        raise ValueError("traces record different layers and cannot be combined")
+    n = max(t.num_positions for t in traces)
+
+    def pad(x: torch.Tensor | None, fill) -> torch.Tensor | None:
+        if x is None:
+            return None
+        extra = n - x.shape[-1]
+        if extra == 0:
+            return x
+        filler = torch.full((*x.shape[:-1], extra), fill, dtype=x.dtype)
+        return torch.cat([x, filler], dim=-1)
+
+    cat = lambda name, fill: torch.cat([pad(getattr(t, name), fill) for t in traces], dim=0)  # noqa: E731
+    stats = {s: (cat(s, float("nan")) if getattr(traces[0], s) is not None else None) for s in STATS}
+    return EntropyTrace(
+        **stats,
+        valid=cat("valid", False),  # [B, N]
+        generated=cat("generated", False),  # [B, N]
+        token_ids=cat("token_ids", -1),  # [B, N]
+        n_keys=cat("n_keys", 0),  # [B, L, N]
+        layers=list(layers),
+        model_name=traces[0].model_name,
+    )
+
+
+def _sequences(trace: EntropyTrace, tokenizer) -> list[dict]:
+    texts = token_texts(trace, tokenizer) if tokenizer is not None else None
+    shannon = per_position(trace, "shannon")  # [B, N]
+    renyi2 = per_position(trace, "renyi2") if trace.renyi2 is not None else torch.full_like(shannon, float("nan"))
+    out = []
+    for b in range(trace.batch):
+        keep = trace.valid[b].nonzero().flatten().tolist()  # padding is not shown
+        out.append({
+            "positions": keep,
+            "tokens": [texts[b][n] if texts else f"#{int(trace.token_ids[b, n])}" for n in keep],
+            "generated": [bool(trace.generated[b, n]) for n in keep],
+            "entropy": to_list(shannon[b, keep]),
+            "renyi2": to_list(renyi2[b, keep]),
+        })
+    return out
+
+
+def build_report(trace: EntropyTrace, tokenizer=None, *, settings: dict[str, Any] | None = None) -> dict:
+    """Analyse `trace` and return the report dict (see the module doc)."""
+    profile = layer_profile(trace)
+    heads = head_stats(trace)
+    tokens = token_stats(trace, tokenizer)
+    findings = diagnose(trace, tokenizer, profile=profile, heads=heads, tokens=tokens)
+    return {
+        "format": FORMAT,
+        "model": trace.model_name,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "settings": dict(settings or {}),
+        "shape": {"batch": trace.batch, "layers": len(trace.layers),
+                  "heads": int(trace.stat("shannon").shape[2]), "positions": trace.num_positions,
+                  "generated": int((trace.generated & trace.valid).sum())},
+        "profile": profile.to_dict(),
+        "heads": heads.to_dict(),
+        "tokens": tokens.to_dict(),
+        "findings": [f.to_dict() for f in findings],
+        "sequences": _sequences(trace, tokenizer),
+    }
+
+
+def is_report_dir(path: Path) -> bool:
+    """True when `path` holds a report written by this tool (its report.json carries FORMAT)."""
+    try:
+        return json.loads((path / REPORT_JSON).read_text()).get("format") == FORMAT
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def write_report(out_dir: str | Path, report: dict, trace: EntropyTrace | None = None) -> Path:
+    """Write `index.html`, `report.json` (and the trace) into `out_dir`; returns the HTML path."""
+    from .html import render_html
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / REPORT_JSON).write_text(json.dumps(report, indent=1, allow_nan=False))
+    if trace is not None:
+        trace.save(out / TRACE_FILE)
+    html_path = out / REPORT_HTML
+    html_path.write_text(render_html(report), encoding="utf-8")
+    return html_path
+
+
+def load_report(path: str | Path, tokenizer=None) -> dict:
+    """A report dict from a report folder, a report.json, or a saved trace (analysed afresh)."""
+    p = Path(path)
+    if p.is_dir():
+        if (p / REPORT_JSON).exists():
+            p = p / REPORT_JSON
+        elif (p / TRACE_FILE).exists():
+            p = p / TRACE_FILE
+        else:
+            raise ValueError(f"{path} holds neither {REPORT_JSON} nor {TRACE_FILE}")
+    if not p.exists():
+        raise ValueError(f"{path} does not exist")
+    if p.suffix == ".json":
+        try:
+            data = json.loads(p.read_text())
+        except ValueError as e:
+            raise ValueError(f"{p} is not valid JSON: {e}") from None
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise ValueError(f"{p} is not a headentropy report (no format {FORMAT!r})")
+        return data
+    try:
+        trace = EntropyTrace.load(p)
+    except Exception as e:  # safetensors raises its own error types for foreign files
+        raise ValueError(f"{p} is neither a report nor a headentropy trace: {e}") from None
+    return build_report(trace, tokenizer, settings={"source": str(p)})

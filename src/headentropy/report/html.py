@@ -1,0 +1,138 @@
+"""One self-contained HTML page from a report dict: inline CSS and SVG, no script, no network.
+
+Stable element ids (tests and users can link to them): `#summary`, `#layer-profile`,
+`#head-heatmap`, `#timeline`, `#head-variance`, `#tokens`, `#findings`. Every piece of text that
+comes from the model, the tokenizer or the user (tokens, prompts, evidence) goes through
+`html.escape`; the only unescaped markup is the SVG matplotlib wrote.
+"""
+
+from __future__ import annotations
+
+import json
+from html import escape
+
+import matplotlib
+
+from . import plots
+
+_CSS = """
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0 auto; max-width: 1100px;
+       padding: 1rem 2rem 3rem; color: #1b1b1b; background: #fff; }
+h1 { font-size: 1.5rem; margin-bottom: .2rem; } h2 { font-size: 1.15rem; margin-top: 2rem;
+     border-bottom: 1px solid #ddd; padding-bottom: .2rem; }
+.meta { color: #555; font-size: .9rem; } .meta code { background: #f3f3f3; padding: 0 .3em; }
+figure { margin: .5rem 0; } figure svg { max-width: 100%; height: auto; }
+figcaption { color: #555; font-size: .85rem; }
+.tokens { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: .85rem; line-height: 1.9;
+          white-space: pre-wrap; word-break: break-word; border: 1px solid #ddd; padding: .6rem; border-radius: 4px; }
+.tok { border-radius: 2px; padding: 1px 0; cursor: help; }
+.tok.gen { text-decoration: underline 2px #2ca02c; text-underline-offset: 3px; }
+.tok.na { color: #888; }
+.legend span { display: inline-block; width: 1.6em; height: .9em; vertical-align: middle; }
+.finding { border: 1px solid #ddd; border-left: 5px solid #888; border-radius: 4px; padding: .5rem .9rem; margin: .7rem 0; }
+.finding.critical { border-left-color: #d62728; } .finding.warning { border-left-color: #ff7f0e; }
+.finding.info { border-left-color: #1f77b4; }
+.finding h3 { font-size: 1rem; margin: .2rem 0; } .sev { font-size: .75rem; text-transform: uppercase; color: #555; }
+.finding pre { background: #f6f6f6; padding: .4rem; overflow-x: auto; font-size: .78rem; max-height: 14rem; }
+.ok { color: #2a7a2a; }
+table.stats { border-collapse: collapse; font-size: .88rem; } table.stats td { padding: .15rem .8rem .15rem 0; }
+"""
+
+
+def _color(value: float | None) -> str:
+    """Background colour of a token: the viridis colour of its normalised entropy, lightened."""
+    if value is None:
+        return "#eeeeee"
+    r, g, b, _ = matplotlib.colormaps["viridis"](min(max(value, 0.0), 1.0))
+    mix = lambda c: int(255 * (0.45 * c + 0.55))  # noqa: E731 -- pastel, so dark text stays readable
+    return f"#{mix(r):02x}{mix(g):02x}{mix(b):02x}"
+
+
+def _fmt(value: float | None, digits: int = 3) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def _tokens_html(report: dict, max_tokens: int = 4000) -> str:
+    parts, shown = [], 0
+    for b, seq in enumerate(report["sequences"]):
+        spans = []
+        for i, (text, gen, h, h2, pos) in enumerate(zip(seq["tokens"], seq["generated"], seq["entropy"],
+                                                        seq["renyi2"], seq["positions"])):
+            if shown >= max_tokens:
+                spans.append('<span class="tok na">… (truncated)</span>')
+                break
+            shown += 1
+            title = (f"position {pos} · {'generated' if gen else 'prompt'} · token {text!r}\n"
+                     f"Shannon H/log n = {_fmt(h)} · Rényi-2 H₂/log n = {_fmt(h2)}")
+            cls = "tok" + (" gen" if gen else "") + (" na" if h is None else "")
+            spans.append(f'<span class="{cls}" data-pos="{pos}" style="background:{_color(h)}" '
+                         f'title="{escape(title, quote=True)}">{escape(text)}</span>')
+        parts.append(f'<h3>Sequence {b}</h3><div class="tokens" id="tokens-{b}">{"".join(spans)}</div>')
+    legend = "".join(f'<span style="background:{_color(v / 10)}"></span>' for v in range(11))
+    return (f'<p class="legend">low entropy (focused) {legend} high entropy (diffuse) · '
+            f'<u>underlined</u>: generated · hover a token for its numbers</p>' + "".join(parts))
+
+
+def _findings_html(findings: list[dict]) -> str:
+    if not findings:
+        return '<p class="ok" id="no-findings">No anomaly found: none of the diagnoses crossed its threshold.</p>'
+    out = []
+    for f in findings:
+        evidence = {k: v for k, v in f["evidence"].items() if k != "summary"}
+        causes = "".join(f"<li>{escape(c)}</li>" for c in f["causes"])
+        mitigations = "".join(f"<li>{escape(m)}</li>" for m in f["mitigations"])
+        out.append(
+            f'<div class="finding {escape(f["severity"])}" data-kind="{escape(f["kind"])}">'
+            f'<span class="sev">{escape(f["severity"])}</span>'
+            f'<h3>{escape(f["kind"])}: {escape(str(f["evidence"].get("summary", "")))}</h3>'
+            f'<details><summary>evidence</summary><pre>{escape(json.dumps(evidence, indent=1, ensure_ascii=False))}</pre></details>'
+            f'<p><b>Likely causes</b></p><ul>{causes}</ul><p><b>Mitigations</b></p><ul>{mitigations}</ul></div>'
+        )
+    return "".join(out)
+
+
+def _summary_html(report: dict) -> str:
+    s, t = report["shape"], report["tokens"]
+    settings = ", ".join(f"{escape(str(k))}=<code>{escape(str(v))}</code>" for k, v in report["settings"].items()
+                         if k not in ("prompts",))
+    rows = [
+        ("sequences × layers × heads", f'{s["batch"]} × {s["layers"]} × {s["heads"]}'),
+        ("positions (generated)", f'{s["positions"]} ({s["generated"]})'),
+        ("profile shape", escape(report["profile"]["shape"])),
+        ("mean entropy: prompt / generated", f'{_fmt(t["prompt_mean"])} / {_fmt(t["generated_mean"])}'),
+        ("findings", str(len(report["findings"]))),
+    ]
+    table = "".join(f"<tr><td>{k}</td><td><b>{v}</b></td></tr>" for k, v in rows)
+    return f'<p class="meta">{settings}</p><table class="stats">{table}</table>'
+
+
+def render_html(report: dict) -> str:
+    """The whole page as one string."""
+    title = f"headentropy report — {report['model']}"
+    figures = [
+        ("layer-profile", "Layer profile", plots.layer_profile_svg,
+         "Mean normalised entropy per layer (H / log n, 0 = one-hot, 1 = uniform). Healthy models tend "
+         "to a U-shape or descent-ascent; a flat line suggests deep layers are unused."),
+        ("head-heatmap", "Layer × head", plots.head_heatmap_svg, "Mean normalised entropy of every head."),
+        ("timeline", "Per-token entropy", plots.timeline_svg,
+         "Mean over layers and heads per token; green: generated part; red triangles: spikes."),
+        ("head-variance", "Inter-head variance", plots.head_variance_svg,
+         "High: heads specialise. Near zero: heads behave alike (redundancy, pruning candidates)."),
+    ]
+    sections = []
+    for fid, heading, fn, caption in figures:
+        sections.append(f'<section id="{fid}"><h2>{heading}</h2><figure>{fn(report)}'
+                        f'<figcaption>{escape(caption)}</figcaption></figure></section>')
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{escape(title)}</title><style>{_CSS}</style></head>
+<body>
+<h1>{escape(title)}</h1>
+<section id="summary">{_summary_html(report)}</section>
+<section id="findings"><h2>Findings</h2>{_findings_html(report["findings"])}</section>
+{"".join(sections)}
+<section id="tokens"><h2>Tokens coloured by entropy</h2>{_tokens_html(report)}</section>
+<p class="meta">Generated {escape(report.get("created", ""))} by headentropy. Data: report.json next to this file.</p>
+</body></html>
+"""
