@@ -113,13 +113,17 @@ def masked_scores(
 ) -> torch.Tensor:
     """Apply soft-cap, user mask and causal/window mask to raw scaled scores of one block.
 
-    scores: [B, Hq, bq, bk] (float), a fresh tensor the caller owns: it is modified in place.
+    scores: [B, Hq, bq, bk] (float), a fresh tensor the caller owns: it is modified in place
+    (except where autograd needs the original values).
     Masked entries become exactly -inf by masked_fill, so a NaN score at a masked key never leaks
     into a row that cannot see it. The user's additive mask is added *after* soft-capping (as
     Gemma 2 does), so a -inf bias stays -inf.
     """
     if problem.softcap is not None:
-        scores = scores.div_(problem.softcap).tanh_().mul_(problem.softcap)
+        if scores.requires_grad:  # tanh's backward needs its output: no in-place ops on it
+            scores = torch.tanh(scores / problem.softcap) * problem.softcap
+        else:
+            scores = scores.div_(problem.softcap).tanh_().mul_(problem.softcap)
     if problem.attn_mask is not None:
         user = problem.attn_mask.expand(problem.full_shape)[:, :, q_start:q_end, k_start:k_end]
         if user.dtype == torch.bool:

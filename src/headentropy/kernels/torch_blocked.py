@@ -32,7 +32,7 @@ class _RowState:
         self.bad = zeros() if track_bad else None  # Σ e^{s-m} over keys whose value is non-finite
 
     def update(self, s: torch.Tensor, sink_keys: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Fold one block of masked scores `s` [..., bk] in (consumed in place).
+        """Fold one block of masked scores `s` [..., bk] in (consumed in place unless it needs grad).
 
         Returns (e = exp(s - m'), alpha) for the caller's P·V part.
         """
@@ -43,7 +43,10 @@ class _RowState:
         shift = torch.where(self.m == float("-inf"), torch.zeros_like(self.m), self.m - m_safe)
         # d = s - m' ≤ 0. Clamping at -_EXP_FLOOR keeps exp(d) exactly 0 for masked keys while
         # making e·d = 0 instead of 0·(-inf) = NaN; NaN scores stay NaN.
-        d = s.sub_(m_safe[..., None]).clamp_(min=-_EXP_FLOOR)  # [..., bk]
+        if s.requires_grad:  # amax's backward needs s as it was: no in-place update
+            d = (s - m_safe[..., None]).clamp(min=-_EXP_FLOOR)  # [..., bk]
+        else:
+            d = s.sub_(m_safe[..., None]).clamp_(min=-_EXP_FLOOR)
         e = torch.exp(d)
 
         self.t = alpha * (self.t + shift * self.l) + torch.linalg.vecdot(e, d)
