@@ -1,11 +1,13 @@
-# Two commands do all set-up on a fresh machine: `make test` (and, later, `make demo`).
+# Two commands do all set-up on a fresh machine: `make demo` and `make test`.
 PYTHON ?= python3
 VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+BROWSER_STAMP := $(VENV)/.chromium
+DEMO_OUT ?= out/demo
 
-.PHONY: test install clean-venv
+.PHONY: test install demo browser clean-venv
 
 # The stamp is rebuilt whenever the project's dependency list changes.
 $(STAMP): pyproject.toml Makefile
@@ -20,8 +22,21 @@ $(STAMP): pyproject.toml Makefile
 
 install: $(STAMP)
 
-test: $(STAMP)
+# The report tests open the HTML in Debian's Chromium (driven by playwright; no browser download).
+# Idempotent: apt runs only when /usr/bin/chromium is missing (needs root or sudo).
+$(BROWSER_STAMP): $(STAMP)
+	test -x /usr/bin/chromium || { SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
+		$$SUDO apt-get update && $$SUDO apt-get install -y --no-install-recommends chromium; }
+	touch $(BROWSER_STAMP)
+
+browser: $(BROWSER_STAMP)
+
+test: $(STAMP) $(BROWSER_STAMP)
 	$(PY) -m pytest -q
+
+# The embedded SmolLM2, a built-in prompt, 32 generated tokens -> $(DEMO_OUT)/index.html
+demo: $(STAMP)
+	$(VENV)/bin/headentropy report --model smollm2 --generate 32 --out $(DEMO_OUT) --force
 
 clean-venv:
 	rm -rf $(VENV)

@@ -63,8 +63,42 @@ def stack_traces(traces: list[EntropyTrace]) -> EntropyTrace:
     )
 
 
+def _byte_level_decoder() -> dict[str, int]:
+    """Byte-level BPE's printable stand-in character -> byte (the GPT-2 table): printable
+    Latin-1 bytes stand for themselves, the other 68 bytes map to U+0100 onwards in order."""
+    keep = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    table, extra = {}, 0
+    for b in range(256):
+        if b in keep:
+            table[chr(b)] = b
+        else:
+            table[chr(256 + extra)] = b
+            extra += 1
+    return table
+
+
+def _byte_pieces(tokenizer, token_id: int) -> str | None:
+    """`<F0 9F>` for a byte-level BPE token that is part of a multi-byte character (decoding
+    it alone gives U+FFFD); None when the token is not a byte-level piece."""
+    piece = tokenizer.convert_ids_to_tokens(token_id)
+    decoder = _byte_level_decoder()
+    if not isinstance(piece, str) or not piece or any(c not in decoder for c in piece):
+        return None
+    raw = bytes(decoder[c] for c in piece)
+    text = raw.decode("utf-8", errors="replace")
+    if "\ufffd" not in text:
+        return text
+    lead = " " if raw[:1] == b" " else ""  # keep the word boundary visible
+    return lead + "<" + " ".join(f"{b:02X}" for b in raw.lstrip(b" ")) + ">"
+
+
 def _sequences(trace: EntropyTrace, tokenizer) -> list[dict]:
     texts = token_texts(trace, tokenizer) if tokenizer is not None else None
+    if texts is not None:  # partial UTF-8 characters: show their bytes rather than U+FFFD
+        for b, row in enumerate(texts):
+            for n, text in enumerate(row):
+                if "\ufffd" in text:
+                    row[n] = _byte_pieces(tokenizer, int(trace.token_ids[b, n])) or text
     shannon = per_position(trace, "shannon")  # [B, N]
     renyi2 = per_position(trace, "renyi2") if trace.renyi2 is not None else torch.full_like(shannon, float("nan"))
     out = []

@@ -39,13 +39,26 @@ table.stats { border-collapse: collapse; font-size: .88rem; } table.stats td { p
 """
 
 
-def _color(value: float | None) -> str:
-    """Background colour of a token: the viridis colour of its normalised entropy, lightened."""
+def _color(value: float | None, lo: float = 0.0, hi: float = 1.0) -> str:
+    """Background colour of a token: viridis of its entropy rescaled from [lo, hi], lightened."""
     if value is None:
         return "#eeeeee"
-    r, g, b, _ = matplotlib.colormaps["viridis"](min(max(value, 0.0), 1.0))
+    x = (value - lo) / (hi - lo) if hi > lo else 0.5
+    r, g, b, _ = matplotlib.colormaps["viridis"](min(max(x, 0.0), 1.0))
     mix = lambda c: int(255 * (0.45 * c + 0.55))  # noqa: E731 -- pastel, so dark text stays readable
     return f"#{mix(r):02x}{mix(g):02x}{mix(b):02x}"
+
+
+def _color_range(report: dict) -> tuple[float, float]:
+    """5th-95th percentile of the shown token entropies: real prompts span a narrow band of
+    [0, 1], and a fixed [0, 1] scale would paint every token the same colour."""
+    import numpy as np
+
+    vals = np.array([v for seq in report["sequences"] for v in seq["entropy"] if v is not None], dtype=float)
+    if vals.size < 2:
+        return 0.0, 1.0
+    lo, hi = (float(x) for x in np.percentile(vals, [5, 95]))
+    return (lo, hi) if hi > lo else (0.0, 1.0)
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:
@@ -54,6 +67,7 @@ def _fmt(value: float | None, digits: int = 3) -> str:
 
 def _tokens_html(report: dict, max_tokens: int = 4000) -> str:
     parts, shown = [], 0
+    lo, hi = _color_range(report)
     for b, seq in enumerate(report["sequences"]):
         spans = []
         for i, (text, gen, h, h2, pos) in enumerate(zip(seq["tokens"], seq["generated"], seq["entropy"],
@@ -65,11 +79,11 @@ def _tokens_html(report: dict, max_tokens: int = 4000) -> str:
             title = (f"position {pos} · {'generated' if gen else 'prompt'} · token {text!r}\n"
                      f"Shannon H/log n = {_fmt(h)} · Rényi-2 H₂/log n = {_fmt(h2)}")
             cls = "tok" + (" gen" if gen else "") + (" na" if h is None else "")
-            spans.append(f'<span class="{cls}" data-pos="{pos}" style="background:{_color(h)}" '
+            spans.append(f'<span class="{cls}" data-pos="{pos}" style="background:{_color(h, lo, hi)}" '
                          f'title="{escape(title, quote=True)}">{escape(text)}</span>')
         parts.append(f'<h3>Sequence {b}</h3><div class="tokens" id="tokens-{b}">{"".join(spans)}</div>')
     legend = "".join(f'<span style="background:{_color(v / 10)}"></span>' for v in range(11))
-    return (f'<p class="legend">low entropy (focused) {legend} high entropy (diffuse) · '
+    return (f'<p class="legend">mean H / log n ≤ {lo:.2f} (focused) {legend} ≥ {hi:.2f} (diffuse) · '
             f'<u>underlined</u>: generated · hover a token for its numbers</p>' + "".join(parts))
 
 
