@@ -15,6 +15,7 @@ matplotlib.use("Agg")  # headless: never look for a display
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from ..analysis import thresholds as T  # noqa: E402
 
@@ -58,6 +59,7 @@ def layer_profile_svg(report: dict) -> str:
         ax.plot(layers, _arr(prof["shannon_normalized"]), "o-", color=SHANNON_COLOR, ms=3, label="Shannon H / log n")
         ax.plot(layers, _arr(prof["renyi2_normalized"]), "s--", color=RENYI_COLOR, ms=3, label="Rényi-2 H₂ / log n")
         ax.set_xlabel("layer")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # layers are whole numbers
         ax.set_ylabel("mean normalised entropy")
         ax.set_ylim(0, 1)
         ax.set_title(f"Layer profile (shape: {prof['shape']})")
@@ -110,6 +112,7 @@ def timeline_svg(report: dict, max_sequences: int = 4) -> str:
             ax.set_title(f"Sequence {b}: mean over layers and heads per token", fontsize=9)
             ax.grid(alpha=0.3)
         axes[-1, 0].set_xlabel("token position")
+        axes[-1, 0].xaxis.set_major_locator(MaxNLocator(integer=True))
         axes[0, 0].legend(frameon=False, fontsize=8, ncol=4, loc="lower right")
         fig.tight_layout()
         return _svg(fig, "tl")
@@ -126,6 +129,7 @@ def head_variance_svg(report: dict) -> str:
         ax.bar(layers, np.nan_to_num(var), color=colors)
         ax.axhline(T.LOW_HEAD_VARIANCE, color="gray", ls="--", lw=1, label=f"redundancy threshold {T.LOW_HEAD_VARIANCE}")
         ax.set_xlabel("layer")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel("variance over heads")
         ax.set_title("Inter-head variance of mean normalised entropy (red: below threshold)")
         ax.legend(frameon=False, fontsize=8)
