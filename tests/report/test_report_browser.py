@@ -168,3 +168,38 @@ def test_report_json_has_no_nan(tmp_path):
     assert "NaN" not in text and "Infinity" not in text
     assert report["sequences"][0]["entropy"][0] is None  # the first token sees one key
     assert all(v is None or (0 <= v <= 1 and not math.isnan(v)) for v in report["sequences"][0]["entropy"])
+
+
+def _spiky_trace() -> EntropyTrace:
+    """Prompt positions near 0.4 normalised entropy, generated ones near 0.4 except one at 0.95."""
+    B, L, H, N = 1, 3, 2, 40
+    n_keys = torch.arange(1, N + 1, dtype=torch.int32).expand(B, L, N).clone()  # [B, L, N]
+    g = torch.Generator().manual_seed(1)
+    level = 0.4 + 0.02 * torch.rand(B, 1, 1, N, generator=g)
+    level[..., 35] = 0.95  # the spike, in the generated part
+    shannon = (level * torch.log(n_keys.float())[:, :, None, :]).expand(B, L, H, N).clone()
+    return EntropyTrace(shannon=shannon, renyi2=0.8 * shannon, sink_mass=torch.full_like(shannon, 0.3),
+                        valid=torch.ones(B, N, dtype=torch.bool), generated=torch.arange(N)[None] >= 30,
+                        token_ids=torch.arange(N)[None].clone(), n_keys=n_keys, layers=list(range(L)), model_name="spiky")
+
+
+def test_timeline_marks_spikes_and_shades_generation(browser, tmp_path):
+    report = build_report(_spiky_trace(), None)
+    assert [s["position"] for s in report["tokens"]["spikes"]] == [35]
+    write_report(tmp_path, report)
+    page = Page(browser, tmp_path / "index.html")
+    try:
+        page.clean()
+        timeline = page.page.locator("#timeline svg")
+        # plots.timeline_svg names the spike markers and the shaded generated span.
+        assert timeline.locator("#tl-spikes-0").count() == 1
+        assert timeline.locator("#tl-spikes-0 use").count() == 1  # one marker: one spike
+        span = timeline.locator("#tl-generated-0").bounding_box()
+        whole = timeline.bounding_box()
+        assert 0.1 * whole["width"] < span["width"] < 0.5 * whole["width"]  # 10 of 40 positions
+        legend = timeline.text_content()
+        assert "spike" in legend and "generated" in legend
+        assert page.page.locator('#findings .finding[data-kind="entropy_spike"]').count() == 1
+        assert page.page.locator("#tokens .tok.gen").count() == 10
+    finally:
+        page.page.close()

@@ -88,7 +88,10 @@ def head_heatmap_svg(report: dict) -> str:
 
 
 def timeline_svg(report: dict, max_sequences: int = 4) -> str:
-    """Per-position entropy of the first sequences; generated part shaded, spikes marked."""
+    """Per-position entropy of the first sequences; generated part shaded, spikes marked.
+
+    Element ids on the page: `tl-generated-<b>` (the shaded span), `tl-spikes-<b>` (the markers).
+    """
     seqs = report["sequences"][:max_sequences]
     spikes = report["tokens"]["spikes"]
     with plt.rc_context(_STYLE):
@@ -100,12 +103,13 @@ def timeline_svg(report: dict, max_sequences: int = 4) -> str:
             gen = np.array(seq["generated"], dtype=bool)
             if gen.any():
                 start = int(np.argmax(gen))
-                ax.axvspan(start - 0.5, len(gen) - 0.5, color=GENERATED_COLOR, alpha=0.12, label="generated")
+                ax.axvspan(start - 0.5, len(gen) - 0.5, color=GENERATED_COLOR, alpha=0.12, label="generated",
+                           gid=f"generated-{b}")
             # Spikes are indexed by trace position; the sequence lists which positions it shows.
             where = {p: i for i, p in enumerate(seq["positions"])}
             hits = [(where[s["position"]], s["entropy"]) for s in spikes if s["batch"] == b and s["position"] in where]
             if hits:
-                ax.scatter(*zip(*hits), color=SPIKE_COLOR, marker="^", s=30, zorder=3, label="spike")
+                ax.scatter(*zip(*hits), color=SPIKE_COLOR, marker="^", s=30, zorder=3, label="spike", gid=f"spikes-{b}")
             ax.set_ylim(0, 1)
             ax.set_xlim(-0.5, max(len(x) - 0.5, 0.5))
             ax.set_ylabel("H / log n")
