@@ -103,6 +103,13 @@ def load(model_name: str, device: str | None, quiet: bool):
 
     import headentropy as he
 
+    if device:  # check before the slow load
+        try:
+            dev = torch.device(device)
+        except RuntimeError as e:
+            raise UserError(f"--device {device!r} is not a torch device: {str(e).splitlines()[0]}") from None
+        if dev.type == "cuda" and not torch.cuda.is_available():
+            raise UserError(f"--device {device}: no CUDA device is available here")
     if model_name not in _MODEL_NAMES and not Path(model_name).exists():
         raise UserError(f"unknown model {model_name!r}: expected {' or '.join(_MODEL_NAMES)} or an existing local folder")
     with tqdm(total=1, desc=f"loading {model_name}", disable=quiet, leave=False) as bar:

@@ -149,6 +149,16 @@ def test_bad_prompt_arguments(tmp_path, args, words):
     assert words in line
 
 
+@pytest.mark.parametrize("device, words", [("potato", "not a torch device"), ("cuda:0", "no CUDA device")])
+def test_bad_device(tmp_path, device, words):
+    import torch
+
+    if device.startswith("cuda") and torch.cuda.is_available():
+        pytest.skip("this machine has CUDA: cuda:0 is a valid device here")
+    line = _one_line_error(run_cli("report", "--model", "minilm", "--device", device, "--out", str(tmp_path / "o")))
+    assert words in line
+
+
 def test_empty_prompt_file(tmp_path):
     f = tmp_path / "p.txt"
     f.write_text("\n  \n")
