@@ -195,3 +195,20 @@ def test_backends_lists_availability():
     names = [line.split()[0] for line in run.stdout.splitlines() if line and not line.startswith("auto")]
     assert {"torch", "reference", "cpu"} <= set(names)
     assert "auto: cpu -> " in run.stdout
+
+
+def test_dataset_with_generation_on_smollm2(tmp_path):
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"prompt": "Name a colour."}\n{"prompt": "Name a planet of the solar system, please."}\n')
+    out = tmp_path / "r"
+    run = run_cli("report", "--dataset", str(data), "--generate", "3", "--out", str(out), "--quiet")
+    assert run.returncode == 0, run.stderr[-2000:]
+    report = json.loads((out / "report.json").read_text())
+    assert report["shape"]["batch"] == 2
+    seqs = report["sequences"]
+    # Different prompt lengths: each sequence shows its own tokens, padding is not shown.
+    assert len(seqs[0]["tokens"]) < len(seqs[1]["tokens"])
+    assert all(1 <= sum(s["generated"]) <= 2 for s in seqs)
+    assert all(s["generated"][-1] for s in seqs)  # generated tokens come last in each row
+    trace = EntropyTrace.load(out / "trace.safetensors")
+    assert trace.batch == 2 and int(trace.valid[0].sum()) == len(seqs[0]["tokens"])
