@@ -113,11 +113,13 @@ def timeline_svg(report: dict, max_sequences: int = 4) -> str:
             ax.set_ylim(0, 1)
             ax.set_xlim(-0.5, max(len(x) - 0.5, 0.5))
             ax.set_ylabel("H / log n")
-            ax.set_title(f"Sequence {b}: mean over layers and heads per token", fontsize=9)
+            ax.set_title(f"Sequence {b}", fontsize=9, loc="left")  # the caption says what is plotted
             ax.grid(alpha=0.3)
         axes[-1, 0].set_xlabel("token position")
         axes[-1, 0].xaxis.set_major_locator(MaxNLocator(integer=True))
-        axes[0, 0].legend(frameon=False, fontsize=8, ncol=4, loc="lower right")
+        # Above the first axes, right of its title: inside, it would hide the curve.
+        axes[0, 0].legend(frameon=False, fontsize=8, ncol=4, loc="lower right", bbox_to_anchor=(1.0, 1.0),
+                          borderaxespad=0.1)
         fig.tight_layout()
         return _svg(fig, "tl")
 
