@@ -31,11 +31,11 @@ class Run:
     stderr: str
 
 
-def run_cli(*args: str, timeout: float = 240) -> Run:
+def run_cli(*args: str, timeout: float = 240, cwd: Path | None = None) -> Run:
     if not SCRIPT.exists():
         pytest.fail(f"{SCRIPT} is missing: install the project (make install) so the console script exists")
     env = dict(os.environ, PYTHONUNBUFFERED="1", TOKENIZERS_PARALLELISM="false")
-    p = subprocess.run([str(SCRIPT), *args], capture_output=True, text=True, timeout=timeout, env=env)
+    p = subprocess.run([str(SCRIPT), *args], capture_output=True, text=True, timeout=timeout, env=env, cwd=cwd)
     return Run(p.returncode, p.stdout, p.stderr)
 
 

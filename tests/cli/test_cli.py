@@ -63,7 +63,7 @@ def test_report_html_escapes_token_text():
     assert "&lt;" in html and "&gt;" in html and "alert" in html
 
 
-def test_rerun_into_existing_report_is_allowed_and_compare_with_itself():
+def test_compare_report_with_its_own_trace():
     rep = smollm2_report()
     run = run_cli("compare", str(rep.dir), str(rep.dir / "trace.safetensors"), "--json")
     assert run.returncode == 0, run.stderr
@@ -82,6 +82,20 @@ def test_compare_two_models_text_output():
     assert "different layers" in run.stdout
     assert "Per-layer change" in run.stdout
     assert len([line for line in run.stdout.splitlines() if line.startswith("  L")]) == 6  # MiniLM has 6 layers
+
+
+def test_report_without_arguments_uses_builtin_prompt(tmp_path):
+    run = run_cli("report", "--quiet", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    out = tmp_path / "headentropy-report"
+    report = json.loads((out / "report.json").read_text())
+    assert report["settings"]["input"] == "built-in prompt" and report["settings"]["model"] == "smollm2"
+    assert report["shape"]["generated"] == 0 and report["shape"]["positions"] > 20
+    assert (out / "index.html").exists()
+    # A second run may overwrite its own report without --force.
+    again = run_cli("report", "--model", "minilm", "--quiet", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert json.loads((out / "report.json").read_text())["settings"]["model"] == "minilm"
 
 
 # ---- MiniLM: encoder, dataset, --force ------------------------------------------------------
