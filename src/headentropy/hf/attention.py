@@ -53,18 +53,9 @@ ACTIVE_RECORDERS: ContextVar[tuple[Recorder, ...]] = ContextVar("headentropy_rec
 # innermost one's choice applies to every model running in the context.
 ACTIVE_BACKEND: ContextVar[str] = ContextVar("headentropy_backend", default="auto")
 
-# Backend resolved per (requested name, device type), once per process. Workaround: resolving on
-# every call re-runs the backends' probes, which costs more than a whole decode-step attention.
-_RESOLVED_BACKEND: dict[tuple[str, str], str] = {}
-
-
 def _attention(q, k, v, **kwargs: Any):
-    """`he.attention(..., backend=ACTIVE_BACKEND)` with the backend choice cached per device type."""
-    key = (ACTIVE_BACKEND.get(), q.device.type)
-    name = _RESOLVED_BACKEND.get(key)
-    if name is None:
-        name = _RESOLVED_BACKEND[key] = dispatch.resolve_backend(key[0], q.device)
-    return dispatch._REGISTRY[name].run(dispatch.build_problem(q, k, v, **kwargs))
+    """`he.attention(..., backend=ACTIVE_BACKEND)`: the backend the innermost monitor chose."""
+    return dispatch.attention(q, k, v, backend=ACTIVE_BACKEND.get(), **kwargs)
 
 
 # n_keys is the same for every layer of one step: remember the last few (layers share the mask).

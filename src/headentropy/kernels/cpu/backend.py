@@ -21,12 +21,15 @@ def default_block_q(q_len: int) -> int:
 
 
 def probe() -> tuple[bool, str]:
-    """Available once the extension is built/loaded; builds it on the first call."""
+    """Available once the extension is built/loaded; builds it on the first call.
+
+    Cheap after the first call (no hashing, no file reads): `backend="auto"` probes on every call.
+    """
     try:
         loader.load()
     except loader.KernelUnavailable as exc:
         return False, str(exc)
-    return True, f"fused C++ kernel (cached in {loader.build_dir()})"
+    return True, f"fused C++ kernel (cached in {loader.loaded_from()})"
 
 
 def _rows_contiguous(x: torch.Tensor) -> torch.Tensor:
@@ -42,7 +45,7 @@ def _surely_finite(x: torch.Tensor) -> bool:
     One streaming reduction instead of `isfinite(x).all()`, which allocates a bool copy and
     costs several percent of a whole attention call. An overflowing sum only means "check".
     """
-    return x.numel() == 0 or math.isfinite(float(x.sum(dtype=torch.float32)))
+    return x.numel() == 0 or math.isfinite(float(x.detach().sum(dtype=torch.float32)))
 
 
 def run(
