@@ -19,7 +19,7 @@ class HeadStats:
     correlation: torch.Tensor  # [L, H, H] Pearson correlation of per-token entropy series
     redundant_pairs: list[dict]  # {"layer", "heads": (a, b), "correlation"}, strongest first
     low_variance_layers: list[int]  # layers with inter-head variance < LOW_HEAD_VARIANCE
-    pruning_candidates: list[dict]  # {"layer", "head", "score", "reason"}, best candidate first
+    pruning_candidates: list[dict]  # {"layer", "head", "score", "mean_sink_mass", "mean_normalized_entropy"}, best first
 
     def to_dict(self) -> dict:
         return {
