@@ -53,6 +53,7 @@ ACTIVE_RECORDERS: ContextVar[tuple[Recorder, ...]] = ContextVar("headentropy_rec
 # innermost one's choice applies to every model running in the context.
 ACTIVE_BACKEND: ContextVar[str] = ContextVar("headentropy_backend", default="auto")
 
+
 def _attention(q, k, v, **kwargs: Any):
     """`he.attention(..., backend=ACTIVE_BACKEND)`: the backend the innermost monitor chose."""
     return dispatch.attention(q, k, v, backend=ACTIVE_BACKEND.get(), **kwargs)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 
 import torch
 
@@ -26,10 +27,11 @@ def probe() -> tuple[bool, str]:
     Cheap after the first call (no hashing, no file reads): `backend="auto"` probes on every call.
     """
     try:
-        loader.load()
+        module = loader.load()
     except loader.KernelUnavailable as exc:
         return False, str(exc)
-    return True, f"fused C++ kernel (cached in {loader.loaded_from()})"
+    # The loaded module's own path, not loader.build_dir(), which hashes the source and cpuinfo.
+    return True, f"fused C++ kernel (cached in {os.path.dirname(module.__file__)})"
 
 
 def _rows_contiguous(x: torch.Tensor) -> torch.Tensor:

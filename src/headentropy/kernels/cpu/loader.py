@@ -41,7 +41,6 @@ class KernelUnavailable(RuntimeError):
 _lock = threading.Lock()
 _module: ModuleType | None = None
 _error: str | None = None
-_module_dir: Path | None = None  # where the loaded extension came from
 
 
 def cache_root() -> Path:
@@ -136,7 +135,7 @@ def _build(name: str, directory: Path) -> ModuleType:
 
 def load() -> ModuleType:
     """The compiled extension (built on the first call of the process if not cached)."""
-    global _module, _error, _module_dir
+    global _module, _error
     if _module is not None:
         return _module
     with _lock:
@@ -147,7 +146,6 @@ def load() -> ModuleType:
         name, directory = module_name(), build_dir()
         try:
             _module = _import_built(name, directory) or _build(name, directory)
-            _module_dir = directory
         except Exception as exc:  # any build/import failure means: use another backend
             reason = str(exc) if isinstance(exc, KernelUnavailable) else _summarise(exc)
             _error = reason
@@ -170,16 +168,7 @@ def _summarise(exc: BaseException) -> str:
 
 def reset() -> None:
     """Forget the loaded module and any recorded failure (tests; a new cache dir)."""
-    global _module, _error, _module_dir
+    global _module, _error
     with _lock:
         _module = None
         _error = None
-        _module_dir = None
-
-
-def loaded_from() -> Path | None:
-    """The build directory of the loaded extension (None before `load()` succeeds).
-
-    Cheap, unlike `build_dir()`, which hashes the kernel source and /proc/cpuinfo.
-    """
-    return _module_dir
