@@ -19,7 +19,7 @@ import headentropy as he
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from markdown_block import write_block  # noqa: E402
 from headentropy.analysis import diagnose, head_stats, layer_profile, thresholds as T
-from headentropy.analysis.diagnose import locking_statistic
+from headentropy.analysis.detectors import locking_statistic
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import diagnosis_cases as cases  # noqa: E402

@@ -11,10 +11,12 @@ Public API (pinned by tests/test_public_api.py)::
     model, tok = he.load_model("smollm2")    # embedded default models
 """
 
-from .kernels.dispatch import BackendStatus, attention, backends
+from .kernels.dispatch import BackendStatus, BackendUnavailable, attention, backends
 from .kernels.result import AttentionResult, merge_results
+from .capture import LossTap, StepEvent, StepTap, Tap, TraceTap
 from .hf.models import load_model
-from .hf.monitor import EntropyTrace, monitor
+from .hf.monitor import monitor
+from .trace import EntropyTrace
 from .analysis import Finding, diagnose
 
 __version__ = "0.1.0"
@@ -22,8 +24,14 @@ __version__ = "0.1.0"
 __all__ = [
     "AttentionResult",
     "BackendStatus",
+    "BackendUnavailable",
     "EntropyTrace",
     "Finding",
+    "LossTap",
+    "StepEvent",
+    "StepTap",
+    "Tap",
+    "TraceTap",
     "attention",
     "backends",
     "diagnose",

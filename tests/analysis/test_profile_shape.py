@@ -29,7 +29,8 @@ def test_flat_threshold_is_the_documented_range():
     assert classify_shape(just_not)[0] == "ascending"
 
 
-def test_nan_layers_are_ignored_and_too_few_layers_is_flat():
+def test_nan_layers_are_ignored_and_too_few_layers_is_no_shape():
     assert classify_shape(torch.tensor([0.9, float("nan"), 0.5, 0.3]))[0] == "descending"
     shape, evidence = classify_shape(torch.tensor([float("nan"), 0.4]))
-    assert shape == "flat" and "fewer than 2" in evidence["reason"]
+    # One point has no shape; calling it "flat" would raise a flat_profile finding from no data.
+    assert shape == "insufficient_data" and "fewer than 2" in evidence["reason"]

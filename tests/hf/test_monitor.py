@@ -12,8 +12,9 @@ import pytest
 import torch
 
 import headentropy as he
-from headentropy.hf.attention import ACTIVE_RECORDERS
-from headentropy.hf.monitor import _MONITORED, EntropyTrace
+from headentropy.capture import ACTIVE_CAPTURES
+from headentropy import EntropyTrace
+from headentropy.hf.monitor import _MONITORED
 
 from .conftest import make_tiny, padded_batch
 
@@ -79,7 +80,7 @@ def test_thousand_enter_exit_cycles_restore_the_model_exactly():
     gc.collect()
     _assert_same(before, _snapshot(model))
     assert all(r() is None for r in refs), "the model (or a global) keeps monitors alive"
-    assert model not in _MONITORED and ACTIVE_RECORDERS.get() == ()
+    assert model not in _MONITORED and ACTIVE_CAPTURES.get() == ()
     with torch.no_grad():
         assert torch.equal(model(input_ids=ids).logits, ref)
 
@@ -212,7 +213,7 @@ def test_trace_save_load_roundtrip(tmp_path):
 
     other = tmp_path / "other.safetensors"
     save_file({"x": torch.zeros(2)}, str(other))
-    with pytest.raises(ValueError, match="not a headentropy"):
+    with pytest.raises(ValueError, match=r"not a \(complete\) headentropy trace"):
         EntropyTrace.load(other)
 
 

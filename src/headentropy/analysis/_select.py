@@ -1,39 +1,73 @@
-"""Which entries of a trace the analyses average over, in one place."""
+"""Which entries of a trace the analyses average over, in one place.
+
+One rule for every analysis: a position counts when it is valid (not padding) and its query sees
+at least `MIN_KEYS` keys in that layer; with fewer keys `H / log n` moves in large steps and
+a sink of 4 tokens holds most of the mass by construction. A trace with fewer than
+`MIN_POSITIONS` such positions is not analysed at all (`data_sufficiency`).
+"""
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
+
 import torch
 
-from .thresholds import MIN_KEYS
+from ..trace import EntropyTrace, normalized_entropy
+from .thresholds import MIN_KEYS, MIN_POSITIONS
 
 
-def usable_positions(trace, min_keys: int = 2) -> torch.Tensor:
-    """bool [B, L, N]: valid (not padding) positions whose query sees at least `min_keys` keys.
-
-    Normalised entropy H / log n needs n >= 2; per-position statistics use MIN_KEYS.
-    """
-    return trace.valid[:, None, :] & (trace.n_keys >= min_keys)  # [B, L, N]
+def _enough_keys(trace: EntropyTrace) -> torch.Tensor:
+    return trace.valid[:, None, :] & (trace.n_keys >= MIN_KEYS)  # [B, L, N]
 
 
-def normalized(trace, stat: str = "shannon", min_keys: int = 2) -> torch.Tensor:
+def usable_positions(trace: EntropyTrace) -> torch.Tensor:
+    """bool [B, L, N]: valid positions whose query sees at least MIN_KEYS keys in that layer;
+    none at all when the trace has too few of them (`data_sufficiency`), so that every
+    analysis reports n/a instead of a number drawn from a handful of tokens."""
+    ok = _enough_keys(trace)
+    return ok if int(ok.all(dim=1).sum()) >= MIN_POSITIONS else torch.zeros_like(ok)
+
+
+@dataclass(frozen=True)
+class DataSufficiency:
+    usable_positions: int  # positions usable in every recorded layer
+    required: int  # MIN_POSITIONS
+    min_keys: int  # MIN_KEYS
+    enough: bool
+    reason: str  # "" when enough; otherwise one sentence a user can act on
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def data_sufficiency(trace: EntropyTrace) -> DataSufficiency:
+    """Whether the trace holds enough positions for the analyses to mean anything."""
+    n = int(_enough_keys(trace).all(dim=1).sum()) if trace.layers else 0  # [B, L, N] -> count
+    enough = n >= MIN_POSITIONS
+    reason = "" if enough else (
+        f"not enough tokens to analyse: {n} position(s) see at least {MIN_KEYS} keys, "
+        f"{MIN_POSITIONS} are needed (a text of at least {MIN_KEYS + MIN_POSITIONS - 1} tokens, "
+        "or generate more)")
+    return DataSufficiency(n, MIN_POSITIONS, MIN_KEYS, enough, reason)
+
+
+def normalized(trace: EntropyTrace, stat: str = "shannon") -> torch.Tensor:
     """H / log n_keys `[B, L, H, N]`, NaN where the position is not usable."""
-    h = trace.stat(stat).to(torch.float32)  # [B, L, H, N]
-    n = trace.n_keys.to(torch.float32)[:, :, None, :]  # [B, L, 1, N]
-    ok = usable_positions(trace, min_keys)[:, :, None, :]
-    return torch.where(ok, h / torch.log(n.clamp(min=2)), torch.full_like(h, float("nan")))
+    usable = usable_positions(trace)[:, :, None, :]  # [B, L, 1, N]
+    return normalized_entropy(trace.stat(stat), trace.n_keys[:, :, None, :], usable)
 
 
-def raw(trace, stat: str = "shannon", min_keys: int = 1) -> torch.Tensor:
+def raw(trace: EntropyTrace, stat: str = "shannon") -> torch.Tensor:
     """The statistic itself `[B, L, H, N]`, NaN where the position is not usable."""
     h = trace.stat(stat).to(torch.float32)
-    ok = usable_positions(trace, min_keys)[:, :, None, :]
+    ok = usable_positions(trace)[:, :, None, :]
     return torch.where(ok, h, torch.full_like(h, float("nan")))
 
 
-def per_position(trace, stat: str = "shannon") -> torch.Tensor:
-    """Mean normalised entropy over layers and heads per position `[B, N]` (positions with
-    >= MIN_KEYS keys in every layer; NaN elsewhere)."""
-    h = normalized(trace, stat, MIN_KEYS)  # [B, L, H, N]
+def per_position(trace: EntropyTrace, stat: str = "shannon") -> torch.Tensor:
+    """Mean normalised entropy over layers and heads per position `[B, N]` (NaN where no layer
+    has a usable entry)."""
+    h = normalized(trace, stat)  # [B, L, H, N]
     return h.flatten(1, 2).nanmean(dim=1)  # [B, N]
 
 
@@ -41,8 +75,14 @@ def finite_or_nan(x: torch.Tensor) -> torch.Tensor:
     return torch.where(torch.isfinite(x), x, torch.full_like(x, float("nan")))
 
 
+def number(x) -> float | None:
+    """A JSON-friendly float: None for NaN/inf or None, else rounded."""
+    if x is None:
+        return None
+    x = float(x)
+    return round(x, 6) if x == x and abs(x) != float("inf") else None
+
+
 def to_list(x: torch.Tensor) -> list:
     """JSON-friendly floats (None for NaN)."""
-    return [None if v != v else round(float(v), 6) for v in x.flatten().tolist()] if x.dim() <= 1 else [
-        to_list(row) for row in x
-    ]
+    return [number(v) for v in x.flatten().tolist()] if x.dim() <= 1 else [to_list(row) for row in x]

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import torch
 
 from . import thresholds as T
-from ._select import finite_or_nan, normalized, to_list
+from ..trace import EntropyTrace
+from ._select import finite_or_nan, normalized, raw, to_list
 
 
 @dataclass(frozen=True)
@@ -65,14 +66,14 @@ def pruning_score(mean_sink_mass: torch.Tensor, correlation: torch.Tensor) -> to
     return sink + max_corr
 
 
-def head_stats(trace, top_k: int = 20) -> HeadStats:
-    h = normalized(trace, "shannon", T.MIN_KEYS)  # [B, L, H, N]
+def head_stats(trace: EntropyTrace, top_k: int = 20) -> HeadStats:
+    """Per-head statistics over usable positions; no pruning candidate from a head without data."""
+    h = normalized(trace, "shannon")  # [B, L, H, N]
     B, L, H, N = h.shape
     per_head = finite_or_nan(h.permute(1, 2, 0, 3).reshape(L, H, B * N).nanmean(dim=2))  # [L, H]
     variance = per_head.var(dim=1, unbiased=False)  # [L]
     if trace.sink_mass is not None:
-        valid = trace.valid[:, None, None, :].expand_as(trace.sink_mass)
-        sink = torch.where(valid, trace.sink_mass, torch.full_like(trace.sink_mass, float("nan")))
+        sink = raw(trace, "sink_mass")  # [B, L, H, N]; with <= 4 keys the sink is ~1 by construction
         mean_sink = finite_or_nan(sink.permute(1, 2, 0, 3).reshape(L, H, B * N).nanmean(dim=2))
     else:
         mean_sink = torch.full((L, H), float("nan"))
@@ -91,9 +92,10 @@ def head_stats(trace, top_k: int = 20) -> HeadStats:
     low_var = [trace.layers[i] for i in range(L) if float(variance[i]) < T.LOW_HEAD_VARIANCE]
 
     score = pruning_score(mean_sink, corr)  # [L, H]
-    order = torch.argsort(score.flatten(), descending=True)[:top_k]
+    has_data = torch.isfinite(per_head).flatten()  # [L·H]
+    order = [i for i in torch.argsort(score.flatten(), descending=True).tolist() if has_data[i]][:top_k]
     candidates = []
-    for idx in order.tolist():
+    for idx in order:
         li, hi = divmod(idx, H)
         candidates.append({
             "layer": trace.layers[li],

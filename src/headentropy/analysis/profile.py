@@ -7,9 +7,10 @@ from dataclasses import dataclass
 import torch
 
 from . import thresholds as T
-from ._select import finite_or_nan, normalized, raw, to_list
+from ..trace import EntropyTrace
+from ._select import data_sufficiency, finite_or_nan, normalized, raw, to_list
 
-SHAPES = ("u_shape", "descent_ascent", "descending", "ascending", "flat")
+SHAPES = ("u_shape", "descent_ascent", "descending", "ascending", "flat", "insufficient_data")
 
 
 @dataclass(frozen=True)
@@ -44,8 +45,8 @@ def classify_shape(profile: torch.Tensor) -> tuple[str, dict]:
     → descending / ascending; none (a hump) → the sign of y[-1] - y[0].
     """
     y = profile[torch.isfinite(profile)]
-    if y.numel() < 2:
-        return "flat", {"reason": "fewer than 2 layers with finite entropy"}
+    if y.numel() < 2:  # no shape can be read from one point; "flat" would be a claim
+        return "insufficient_data", {"reason": "fewer than 2 layers with a mean entropy"}
     top, bottom = float(y.max()), float(y.min())
     r = top - bottom
     i_min = int(torch.argmin(y))
@@ -74,8 +75,8 @@ def classify_shape(profile: torch.Tensor) -> tuple[str, dict]:
     return ("descending" if float(y[-1]) < float(y[0]) else "ascending"), evidence
 
 
-def layer_profile(trace) -> LayerProfile:
-    """Per-layer means over valid positions (n_keys >= 2), heads and batch."""
+def layer_profile(trace: EntropyTrace) -> LayerProfile:
+    """Per-layer means over usable positions (`_select.usable_positions`), heads and batch."""
 
     def layer_mean(x: torch.Tensor) -> torch.Tensor:  # [B, L, H, N] -> [L]
         return finite_or_nan(x.transpose(0, 1).flatten(1).nanmean(dim=1))
@@ -85,4 +86,7 @@ def layer_profile(trace) -> LayerProfile:
     shannon = layer_mean(raw(trace, "shannon"))
     renyi2 = layer_mean(raw(trace, "renyi2")) if trace.renyi2 is not None else torch.full_like(shannon, float("nan"))
     shape, evidence = classify_shape(shannon_n)
+    data = data_sufficiency(trace)
+    if not data.enough:
+        evidence = {"reason": data.reason}
     return LayerProfile(list(trace.layers), shannon_n, renyi2_n, shannon, renyi2, shape, evidence)

@@ -11,6 +11,11 @@ VALIDATION.md so a later change can see how close a model came.
 # Positions whose query sees fewer keys than this are left out of per-position statistics:
 # with 2-7 keys the normalised entropy H/log n jumps by large steps and says little.
 MIN_KEYS = 8
+# Analyses (profile shape, per-head statistics, every detector) need at least this many
+# positions that see >= MIN_KEYS keys in every layer; below it they report "n/a" and no detector
+# fires. Eight positions of one text already carry more than one sample per head, which a
+# single position (a 8-token prompt) does not.
+MIN_POSITIONS = 8
 
 # --- layer profile -----------------------------------------------------------------------
 # Range (max - min) of the per-layer mean normalised entropy below which the profile is "flat".

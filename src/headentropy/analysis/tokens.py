@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import torch
 
 from . import thresholds as T
-from ._select import finite_or_nan, normalized, per_position, to_list
+from ..trace import EntropyTrace
+from ._select import finite_or_nan, normalized, number, per_position, to_list
 
 
 @dataclass(frozen=True)
@@ -23,21 +24,17 @@ class TokenStats:
     def to_dict(self) -> dict:
         return {
             "per_position": to_list(self.per_position),
-            "prompt_mean": _num(self.prompt_mean),
-            "generated_mean": _num(self.generated_mean),
+            "prompt_mean": number(self.prompt_mean),
+            "generated_mean": number(self.generated_mean),
             "prompt_by_layer": to_list(self.prompt_by_layer),
             "generated_by_layer": to_list(self.generated_by_layer),
-            "baseline_std": _num(self.baseline_std),
+            "baseline_std": number(self.baseline_std),
             "spike_z_threshold": T.SPIKE_Z,
             "spikes": self.spikes,
         }
 
 
-def _num(x: float):
-    return None if x != x else round(float(x), 6)
-
-
-def token_texts(trace, tokenizer) -> list[list[str]]:
+def token_texts(trace: EntropyTrace, tokenizer) -> list[list[str]]:
     """Decoded text of every position `[B][N]` ("" for padding or unknown ids)."""
     out = []
     for b in range(trace.batch):
@@ -50,7 +47,7 @@ def token_texts(trace, tokenizer) -> list[list[str]]:
     return out
 
 
-def token_stats(trace, tokenizer=None) -> TokenStats:
+def token_stats(trace: EntropyTrace, tokenizer=None) -> TokenStats:
     pos = per_position(trace)  # [B, N]
     prompt = trace.valid & ~trace.generated  # [B, N]
     gen = trace.valid & trace.generated

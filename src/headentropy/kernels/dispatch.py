@@ -1,4 +1,10 @@
-"""`he.attention()`: argument validation, backend registry and choice."""
+"""`he.attention()`: argument validation, the backend registry and the one place a backend is chosen.
+
+Every backend answers `supports(problem, needs_grad) -> None | reason` (DESIGN §4). `"auto"`
+takes the first registered backend that supports the call; a forced backend that cannot serve
+it raises `BackendUnavailable` (a `ValueError`) with the reason. No backend re-routes
+internally, so `AttentionResult.backend` always names the code that ran.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +20,10 @@ from .problem import SUPPORTED_DTYPES, AttentionProblem, default_scale
 from .result import AttentionResult
 
 
+class BackendUnavailable(ValueError):
+    """The backend asked for cannot serve this call here; the message says why."""
+
+
 @dataclass(frozen=True)
 class BackendStatus:
     name: str
@@ -22,16 +32,38 @@ class BackendStatus:
     devices: tuple[str, ...]  # device types it runs on
 
 
+Supports = Callable[[AttentionProblem, bool], "str | None"]
+
+
 @dataclass(frozen=True)
-class _Backend:
+class Backend:
+    """One attention implementation: where it runs, and which problems it takes.
+
+    `supports(problem, needs_grad)` returns None when `run(problem)` will compute this problem
+    itself, or the reason it will not; `run` never hands a problem on to another backend, so
+    the result's `backend` always names the code that ran.
+    """
+
     name: str
     devices: tuple[str, ...]
     probe: Callable[[], tuple[bool, str]]  # cheap availability check, may import lazily
+    supports: Supports
     run: Callable[[AttentionProblem], AttentionResult]
+    auto: bool = True  # whether "auto" may pick it
 
 
 def _always() -> tuple[bool, str]:
     return True, "pure PyTorch, always available"
+
+
+def _device_reason(backend: "Backend", problem: AttentionProblem) -> str | None:
+    device = problem.q.device
+    if device.type == "meta":
+        return "meta tensors hold no data to attend over"
+    if device.type not in backend.devices:
+        return f"it runs on {'/'.join(backend.devices)} tensors, got tensors on {device}"
+    ok, reason = backend.probe()
+    return None if ok else f"not available here: {reason}"
 
 
 def _run_reference(problem: AttentionProblem) -> AttentionResult:
@@ -40,36 +72,53 @@ def _run_reference(problem: AttentionProblem) -> AttentionResult:
     return reference_attention(problem)
 
 
+def _reference_supports(problem: AttentionProblem, needs_grad: bool) -> str | None:
+    from .reference import MAX_REFERENCE_ELEMENTS
+
+    n_scores = problem.batch * problem.q_heads * problem.q_len * problem.k_len
+    if n_scores > MAX_REFERENCE_ELEMENTS:
+        return (f"it materialises the full B*Hq*Lq*Lk = {n_scores} score matrix in fp64; the limit is "
+                f"{MAX_REFERENCE_ELEMENTS}. Use backend='torch' or 'auto'")
+    return None
+
+
 def _run_torch(problem: AttentionProblem) -> AttentionResult:
     from .torch_blocked import torch_blocked_attention
 
     return torch_blocked_attention(problem)
 
 
-# Order matters for "auto": the first available backend that runs on the device wins,
-# so fused backends are listed before the portable fallback.
-_REGISTRY: dict[str, _Backend] = {
-    # CPU tensors only through Triton's interpreter (TRITON_INTERPRET=1, for tests): the probe
-    # reports unavailable without CUDA or the interpreter, and run() refuses CPU tensors without it.
-    "triton": _Backend("triton", ("cuda", "cpu"), _triton_backend.probe, _triton_backend.run),
-    "cpu": _Backend("cpu", ("cpu",), _cpu_backend.probe, _cpu_backend.run),
-    "torch": _Backend("torch", ("cpu", "cuda", "mps", "xpu"), _always, _run_torch),
-    "reference": _Backend("reference", ("cpu", "cuda", "mps", "xpu"), _always, _run_reference),
-}
-# Backends "auto" never picks: the fp64 reference is for tests.
-_NOT_AUTO = {"reference"}
-# Preference of "auto" per device type; the fallback is always "torch".
-_AUTO_PREFERENCE: dict[str, tuple[str, ...]] = {"cuda": ("triton",), "cpu": ("cpu",)}
+def _torch_supports(problem: AttentionProblem, needs_grad: bool) -> str | None:
+    return None  # every problem, with or without gradients
 
 
-def register_backend(
-    name: str,
-    devices: tuple[str, ...],
-    probe: Callable[[], tuple[bool, str]],
-    run: Callable[[AttentionProblem], AttentionResult],
-) -> None:
-    """Add a backend (used by the fused kernels' modules; kept small so each joins in one line)."""
-    _REGISTRY[name] = _Backend(name, devices, probe, run)
+def _cpu_supports(problem: AttentionProblem, needs_grad: bool) -> str | None:
+    if needs_grad and not getattr(_cpu_backend, "HAS_BACKWARD", False):
+        return "the fused C++ kernel is forward-only here; inputs that require grad need backend='torch'"
+    return None
+
+
+# Order matters for "auto": the first backend that supports the problem wins, so fused
+# backends are listed before the portable fallback.
+_REGISTRY: dict[str, Backend] = {}
+
+
+def register_backend(backend: Backend) -> None:
+    """Add (or replace) a backend; "auto" tries backends in registration order."""
+    _REGISTRY[backend.name] = backend
+
+
+# CPU tensors reach triton only through Triton's interpreter (TRITON_INTERPRET=1, for tests):
+# the probe reports unavailable without CUDA or the interpreter.
+register_backend(Backend("triton", ("cuda", "cpu"), _triton_backend.probe, _triton_backend.supports, _triton_backend.run))
+register_backend(Backend("cpu", ("cpu",), _cpu_backend.probe, _cpu_supports, _cpu_backend.run))
+register_backend(Backend("torch", ("cpu", "cuda", "mps", "xpu"), _always, _torch_supports, _run_torch))
+# The fp64 reference is ground truth for tests: "auto" never picks it.
+register_backend(Backend("reference", ("cpu", "cuda", "mps", "xpu"), _always, _reference_supports, _run_reference,
+                         auto=False))
+# Preference of "auto" per device type: triton on CUDA, the C++ kernel on CPU; the interpreter
+# is for tests only, so "auto" never sends CPU tensors to triton.
+_AUTO_SKIP: dict[str, tuple[str, ...]] = {"cpu": ("triton",)}
 
 
 def backends() -> dict[str, BackendStatus]:
@@ -81,26 +130,60 @@ def backends() -> dict[str, BackendStatus]:
     return statuses
 
 
-def resolve_backend(backend: str, device: torch.device) -> str:
-    """The backend name a call with `backend=` on `device` will use; raises if unusable."""
-    if backend == "auto":
-        for name in _AUTO_PREFERENCE.get(device.type, ()):
-            b = _REGISTRY.get(name)
-            if b is not None and b.probe()[0]:
-                return name
-        return "torch"
+def _known(backend: str) -> Backend:
+    if not isinstance(backend, str):
+        raise BackendUnavailable(f"backend must be a string, got {type(backend).__name__}")
     if backend not in _REGISTRY:
         known = ", ".join(["auto", *_REGISTRY])
-        raise ValueError(f"backend={backend!r} is unknown; expected one of: {known}")
-    b = _REGISTRY[backend]
+        raise BackendUnavailable(f"backend={backend!r} is unknown; expected one of: {known}")
+    return _REGISTRY[backend]
+
+
+def _auto_candidates(device: torch.device) -> list[Backend]:
+    skip = _AUTO_SKIP.get(device.type, ())
+    return [b for b in _REGISTRY.values() if b.auto and b.name not in skip]
+
+
+def resolve_backend(backend: str, device: torch.device) -> str:
+    """The backend a call on `device` will use before looking at the problem (what the monitor
+    checks on enter and `headentropy backends` prints). Raises `BackendUnavailable`."""
+    if backend == "auto":
+        for b in _auto_candidates(device):
+            if device.type in b.devices and b.probe()[0]:
+                return b.name
+        raise BackendUnavailable(f"no backend runs on {device} tensors")
+    b = _known(backend)
     if device.type not in b.devices:
-        raise ValueError(
-            f"backend={backend!r} runs on {'/'.join(b.devices)} tensors, got tensors on {device}"
-        )
+        raise BackendUnavailable(f"backend={backend!r} runs on {'/'.join(b.devices)} tensors, got tensors on {device}")
     ok, reason = b.probe()
     if not ok:
-        raise RuntimeError(f"backend={backend!r} is not available here: {reason}")
+        raise BackendUnavailable(f"backend={backend!r} is not available here: {reason}")
     return backend
+
+
+def choose_backend(backend: str, problem: AttentionProblem, needs_grad: bool) -> Backend:
+    """The backend that will run `problem`: the forced one if it supports it, else the first
+    "auto" candidate that does. Raises `BackendUnavailable` with the reason(s)."""
+    if backend != "auto":
+        b = _known(backend)
+        reason = _device_reason(b, problem) or b.supports(problem, needs_grad)
+        if reason is not None:
+            raise BackendUnavailable(f"backend={backend!r} cannot run this call: {reason}")
+        return b
+    reasons = []
+    for b in _auto_candidates(problem.q.device):
+        reason = _device_reason(b, problem) or b.supports(problem, needs_grad)
+        if reason is None:
+            return b
+        reasons.append(f"{b.name}: {reason}")
+    raise BackendUnavailable("no backend can run this call (" + "; ".join(reasons) + ")")
+
+
+def needs_grad(problem: AttentionProblem) -> bool:
+    """Whether autograd will want gradients of this call's inputs."""
+    return torch.is_grad_enabled() and any(
+        x is not None and x.requires_grad for x in (problem.q, problem.k, problem.v, problem.attn_mask)
+    )
 
 
 def _check_tensor(name: str, x: object, rank: int, layout: str) -> torch.Tensor:
@@ -246,7 +329,5 @@ def attention(
         softcap=softcap,
         sink_tokens=sink_tokens,
     )
-    if not isinstance(backend, str):
-        raise ValueError(f"backend must be a string, got {type(backend).__name__}")
-    name = resolve_backend(backend, q.device)
-    return _REGISTRY[name].run(problem)
+    chosen = choose_backend(backend, problem, needs_grad(problem))
+    return chosen.run(problem)

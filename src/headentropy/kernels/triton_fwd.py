@@ -24,8 +24,9 @@ The kernel is wrapped lazily per mode (this module imports no triton at import t
 kernel has no `@triton.jit` helpers, so both wrappers can coexist in one process).
 
 Inputs the kernel does not cover — float64, head dims above 256, more than 65535 batch·heads,
-inputs that require grad (the kernel is forward-only) —
-are delegated to the portable `torch` backend; the result's `backend` field then says "torch".
+inputs that require grad (the kernel is forward-only) — are refused by `supports()`, so that
+`backend="auto"` picks another backend and a forced `backend="triton"` raises
+`BackendUnavailable` with the reason.
 
 Non-finite values in V: `problem.nonfinite_value_keys` zeroes them and flags their keys; the
 flag rides along as one extra V column (a copy of V is made only in that rare case), so the
@@ -366,17 +367,18 @@ def _config(head_dim: int, itemsize: int, interpret: bool) -> dict:
     return dict(BLOCK_M=64, BLOCK_N=32, num_warps=4, num_stages=2)
 
 
-def _delegate_reason(problem: AttentionProblem) -> str | None:
-    """Why the kernel cannot take this problem (then the torch backend does), or None."""
+def supports(problem: AttentionProblem, needs_grad: bool) -> str | None:
+    """Why the kernel cannot take this problem, or None (dispatch asks before `run`)."""
+    if problem.q.device.type != "cuda" and not interpreter_enabled():
+        return (f"it got tensors on {problem.q.device}; set TRITON_INTERPRET=1 to run the kernel "
+                "through Triton's interpreter off-GPU (slow; for tests)")
+    if needs_grad:
+        return "inputs that require grad (the kernel is forward-only)"
     if problem.q.dtype == torch.float64:
         return "float64 inputs"
     dv = problem.v.shape[-1] if problem.v is not None else 0
     if problem.q.shape[-1] > MAX_HEAD_DIM or dv > MAX_HEAD_DIM:
         return f"head dims above {MAX_HEAD_DIM}"
-    if torch.is_grad_enabled() and any(
-        x is not None and x.requires_grad for x in (problem.q, problem.k, problem.v, problem.attn_mask)
-    ):
-        return "inputs that require grad (the kernel is forward-only)"
     if problem.batch * problem.q_heads > 65535:  # grid axis 1 is B·Hq; CUDA caps it there
         return "more than 65535 batch·heads"
     return None
@@ -400,21 +402,11 @@ def _launch(
     scan of V for non-finite values (one extra read of V and a host sync per call), so the
     benchmark times the kernel alone.
     """
-    if _delegate_reason(problem) is not None:
-        from .torch_blocked import torch_blocked_attention
-
-        return torch_blocked_attention(problem)
-
     q, k = problem.q, problem.k
     B, Hq, Lq, D = q.shape
     Lk = k.shape[2]
     device = q.device
     interpret = interpreter_enabled()
-    if device.type != "cuda" and not interpret:
-        raise RuntimeError(
-            f"backend='triton' got tensors on {device}; set TRITON_INTERPRET=1 to run the kernel "
-            "through Triton's interpreter off-GPU (slow; for tests)"
-        )
 
     v_clean, bad_keys = problem.v, None
     if check_values:

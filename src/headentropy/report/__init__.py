@@ -1,7 +1,14 @@
-"""The report: analyses of a trace as a dict (report.json) and one self-contained HTML page."""
+"""The library side of the `headentropy` commands: run a model over texts, analyse the trace
+into a report dict (report.json), render one self-contained HTML page, summarise and compare.
 
-from .build import (FORMAT, REPORT_HTML, REPORT_JSON, TRACE_FILE, build_report, is_report_dir,
+    from headentropy.report import run_texts, build_report, write_report, summary_text
+"""
+
+from .build import (FORMAT, REPORT_HTML, REPORT_JSON, SHAPE_NOTES, TRACE_FILE, build_report, is_report_dir,
                     load_report, stack_traces, write_report)
+from .run import DEFAULT_PROMPT, InputError, context_limit, read_dataset, run_texts
+from .summary import compare_reports, comparison_text, summary_text
 
-__all__ = ["FORMAT", "REPORT_HTML", "REPORT_JSON", "TRACE_FILE", "build_report", "is_report_dir",
-           "load_report", "stack_traces", "write_report"]
+__all__ = ["DEFAULT_PROMPT", "FORMAT", "REPORT_HTML", "REPORT_JSON", "SHAPE_NOTES", "TRACE_FILE", "InputError",
+           "build_report", "compare_reports", "comparison_text", "context_limit", "is_report_dir", "load_report",
+           "read_dataset", "run_texts", "stack_traces", "summary_text", "write_report"]

@@ -18,15 +18,31 @@ from typing import Any
 
 import torch
 
-from ..analysis import diagnose, head_stats, layer_profile, token_stats
+from ..analysis import data_sufficiency, diagnose, head_stats, layer_profile, token_stats
 from ..analysis._select import per_position, to_list
 from ..analysis.tokens import token_texts
-from ..hf.monitor import STATS, EntropyTrace
+from ..files import write_files_atomically
+from ..trace import STATS, EntropyTrace
+from .summary import REQUIRED_KEYS
 
 FORMAT = "headentropy.report/1"
 REPORT_JSON = "report.json"
 REPORT_HTML = "index.html"
 TRACE_FILE = "trace.safetensors"
+
+
+# What each profile shape means, in words that hold for every model (printed beside the label).
+SHAPE_NOTES = {
+    "u_shape": "high in the first and last layers, lowest in the middle.",
+    "descent_ascent": ("falls from the first layers to a minimum, then rises towards the output; "
+                       "the embedded SmolLM2 shows this on prompts of about 90 tokens."),
+    "descending": ("falls with depth and does not rise again. Not by itself a sign of trouble: "
+                   "the healthy embedded MiniLM encoder gives this shape, and so can short prompts "
+                   "of causal models; compare with a healthy run of the same model and input length."),
+    "ascending": "rises with depth. Compare with a healthy run of the same model and input length.",
+    "flat": "about the same in every layer (see the flat_profile finding, if any).",
+    "insufficient_data": "no shape: too few tokens to read one.",
+}
 
 
 def stack_traces(traces: list[EntropyTrace]) -> EntropyTrace:
@@ -92,7 +108,7 @@ def _byte_pieces(tokenizer, token_id: int) -> str | None:
     return lead + "<" + " ".join(f"{b:02X}" for b in raw.lstrip(b" ")) + ">"
 
 
-def _sequences(trace: EntropyTrace, tokenizer) -> list[dict]:
+def _sequences(trace: EntropyTrace, tokenizer, spikes: list[dict]) -> list[dict]:
     texts = token_texts(trace, tokenizer) if tokenizer is not None else None
     if texts is not None:  # partial UTF-8 characters: show their bytes rather than U+FFFD
         for b, row in enumerate(texts):
@@ -101,6 +117,7 @@ def _sequences(trace: EntropyTrace, tokenizer) -> list[dict]:
                     row[n] = _byte_pieces(tokenizer, int(trace.token_ids[b, n])) or text
     shannon = per_position(trace, "shannon")  # [B, N]
     renyi2 = per_position(trace, "renyi2") if trace.renyi2 is not None else torch.full_like(shannon, float("nan"))
+    spiked = {(s["batch"], s["position"]) for s in spikes}
     out = []
     for b in range(trace.batch):
         keep = trace.valid[b].nonzero().flatten().tolist()  # padding is not shown
@@ -110,6 +127,7 @@ def _sequences(trace: EntropyTrace, tokenizer) -> list[dict]:
             "generated": [bool(trace.generated[b, n]) for n in keep],
             "entropy": to_list(shannon[b, keep]),
             "renyi2": to_list(renyi2[b, keep]),
+            "spike": [(b, n) in spiked for n in keep],
         })
     return out
 
@@ -120,6 +138,8 @@ def build_report(trace: EntropyTrace, tokenizer=None, *, settings: dict[str, Any
     heads = head_stats(trace)
     tokens = token_stats(trace, tokenizer)
     findings = diagnose(trace, tokenizer, profile=profile, heads=heads, tokens=tokens)
+    profile_dict = profile.to_dict()
+    profile_dict["shape_note"] = SHAPE_NOTES[profile.shape]
     return {
         "format": FORMAT,
         "model": trace.model_name,
@@ -128,11 +148,12 @@ def build_report(trace: EntropyTrace, tokenizer=None, *, settings: dict[str, Any
         "shape": {"batch": trace.batch, "layers": len(trace.layers),
                   "heads": int(trace.stat("shannon").shape[2]), "positions": trace.num_positions,
                   "generated": int((trace.generated & trace.valid).sum())},
-        "profile": profile.to_dict(),
+        "data": data_sufficiency(trace).to_dict(),
+        "profile": profile_dict,
         "heads": heads.to_dict(),
         "tokens": tokens.to_dict(),
         "findings": [f.to_dict() for f in findings],
-        "sequences": _sequences(trace, tokenizer),
+        "sequences": _sequences(trace, tokenizer, tokens.spikes),
     }
 
 
@@ -145,17 +166,19 @@ def is_report_dir(path: Path) -> bool:
 
 
 def write_report(out_dir: str | Path, report: dict, trace: EntropyTrace | None = None) -> Path:
-    """Write `index.html`, `report.json` (and the trace) into `out_dir`; returns the HTML path."""
+    """Write `index.html`, `report.json` (and the trace) into `out_dir`; returns the HTML path.
+
+    All or nothing (`files.write_files_atomically`): on failure (a full disk, say) the folder's
+    previous report is left as it was.
+    """
     from .html import render_html
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / REPORT_JSON).write_text(json.dumps(report, indent=1, allow_nan=False))
+    files: dict[str, bytes | str] = {REPORT_JSON: json.dumps(report, indent=1, allow_nan=False)}
     if trace is not None:
-        trace.save(out / TRACE_FILE)
-    html_path = out / REPORT_HTML
-    html_path.write_text(render_html(report), encoding="utf-8")
-    return html_path
+        files[TRACE_FILE] = trace.to_bytes()
+    files[REPORT_HTML] = render_html(report)
+    write_files_atomically(out_dir, files)
+    return Path(out_dir) / REPORT_HTML
 
 
 def load_report(path: str | Path, tokenizer=None) -> dict:
@@ -177,9 +200,9 @@ def load_report(path: str | Path, tokenizer=None) -> dict:
             raise ValueError(f"{p} is not valid JSON: {e}") from None
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise ValueError(f"{p} is not a headentropy report (no format {FORMAT!r})")
+        missing = [k for k in REQUIRED_KEYS if k not in data]
+        if missing:
+            raise ValueError(f"{p} is not a complete report: it lacks {', '.join(missing)}")
         return data
-    try:
-        trace = EntropyTrace.load(p)
-    except Exception as e:  # safetensors raises its own error types for foreign files
-        raise ValueError(f"{p} is neither a report nor a headentropy trace: {e}") from None
+    trace = EntropyTrace.load(p)  # ValueError naming the file when it is not a (complete) trace
     return build_report(trace, tokenizer, settings={"source": str(p)})

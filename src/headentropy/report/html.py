@@ -14,6 +14,7 @@ from html import escape
 import matplotlib
 
 from . import plots
+from .summary import fmt as _fmt, generated_note
 
 _CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0 auto; max-width: 1100px;
@@ -28,6 +29,9 @@ figcaption { color: #555; font-size: .85rem; }
 .tok { border-radius: 2px; padding: 1px 0; cursor: help; }
 .tok.gen { text-decoration: underline 2px #2ca02c; text-underline-offset: 3px; }
 .tok.na { color: #888; }
+.tok.spike { outline: 2px solid #d62728; outline-offset: 1px; }
+.na-swatch { background: #eeeeee; color: #888; padding: 0 .3em; }
+.insufficient { color: #8a5a00; background: #fff7e6; border: 1px solid #f0d9a8; padding: .5rem .8rem; border-radius: 4px; }
 .legend span { display: inline-block; width: 1.6em; height: .9em; vertical-align: middle; }
 .finding { border: 1px solid #ddd; border-left: 5px solid #888; border-radius: 4px; padding: .5rem .9rem; margin: .7rem 0; }
 .finding.critical { border-left-color: #d62728; } .finding.warning { border-left-color: #ff7f0e; }
@@ -61,30 +65,32 @@ def _color_range(report: dict) -> tuple[float, float]:
     return (lo, hi) if hi > lo else (0.0, 1.0)
 
 
-def _fmt(value: float | None, digits: int = 3) -> str:
-    return "n/a" if value is None else f"{value:.{digits}f}"
-
-
 def _tokens_html(report: dict, max_tokens: int = 4000) -> str:
     parts, shown = [], 0
     lo, hi = _color_range(report)
     for b, seq in enumerate(report["sequences"]):
         spans = []
-        for i, (text, gen, h, h2, pos) in enumerate(zip(seq["tokens"], seq["generated"], seq["entropy"],
-                                                        seq["renyi2"], seq["positions"])):
+        spikes = seq.get("spike") or [False] * len(seq["tokens"])
+        for i, (text, gen, h, h2, pos, spike) in enumerate(zip(seq["tokens"], seq["generated"], seq["entropy"],
+                                                               seq["renyi2"], seq["positions"], spikes)):
             if shown >= max_tokens:
                 spans.append('<span class="tok na">… (truncated)</span>')
                 break
             shown += 1
             title = (f"position {pos} · {'generated' if gen else 'prompt'} · token {text!r}\n"
                      f"Shannon H/log n = {_fmt(h)} · Rényi-2 H₂/log n = {_fmt(h2)}")
-            cls = "tok" + (" gen" if gen else "") + (" na" if h is None else "")
+            if spike:
+                title += "\nentropy spike (see the entropy_spike finding)"
+            cls = "tok" + (" gen" if gen else "") + (" spike" if spike else "") + (" na" if h is None else "")
             spans.append(f'<span class="{cls}" data-pos="{pos}" style="background:{_color(h, lo, hi)}" '
                          f'title="{escape(title, quote=True)}">{escape(text)}</span>')
         parts.append(f'<h3>Sequence {b}</h3><div class="tokens" id="tokens-{b}">{"".join(spans)}</div>')
     legend = "".join(f'<span style="background:{_color(v / 10)}"></span>' for v in range(11))
+    min_keys = report.get("data", {}).get("min_keys", 8)
     return (f'<p class="legend">mean H / log n ≤ {lo:.2f} (focused) {legend} ≥ {hi:.2f} (diffuse) · '
-            f'<u>underlined</u>: generated · hover a token for its numbers</p>' + "".join(parts))
+            f'<u>underlined</u>: generated · <span class="tok spike">outlined</span>: entropy spike · '
+            f'<span class="na-swatch">grey</span>: no value (the token sees fewer than {min_keys} keys, '
+            f'or the text is too short to analyse) · hover a token for its numbers</p>' + "".join(parts))
 
 
 def _findings_html(findings: list[dict]) -> str:
@@ -112,12 +118,16 @@ def _summary_html(report: dict) -> str:
     rows = [
         ("sequences × layers × heads", f'{s["batch"]} × {s["layers"]} × {s["heads"]}'),
         ("positions (generated)", f'{s["positions"]} ({s["generated"]})'),
-        ("profile shape", escape(report["profile"]["shape"])),
+        ("profile shape", escape(report["profile"]["shape"]) + (
+            f' <span class="meta">— {escape(report["profile"]["shape_note"])}</span>'
+            if report["profile"].get("shape_note") else "")),
         ("mean entropy: prompt / generated", f'{_fmt(t["prompt_mean"])} / {_fmt(t["generated_mean"])}'),
         ("findings", str(len(report["findings"]))),
     ]
     table = "".join(f"<tr><td>{k}</td><td><b>{v}</b></td></tr>" for k, v in rows)
-    return f'<p class="meta">{settings}</p><table class="stats">{table}</table>'
+    notes = [n for n in (generated_note(report), report.get("data", {}).get("reason")) if n]
+    notes_html = "".join(f'<p class="meta">{escape(n)}</p>' for n in notes)
+    return f'<p class="meta">{settings}</p><table class="stats">{table}</table>{notes_html}'
 
 
 def render_html(report: dict) -> str:
@@ -133,10 +143,14 @@ def render_html(report: dict) -> str:
         ("head-variance", "Inter-head variance", plots.head_variance_svg,
          "High: heads specialise. Near zero: heads behave alike (redundancy, pruning candidates)."),
     ]
+    data = report.get("data", {})
     sections = []
     for fid, heading, fn, caption in figures:
-        sections.append(f'<section id="{fid}"><h2>{heading}</h2><figure>{fn(report)}'
-                        f'<figcaption>{escape(caption)}</figcaption></figure></section>')
+        if data and not data.get("enough", True):  # no chart drawn from no data
+            body = f'<p class="insufficient">{escape(data["reason"])}</p>'
+        else:
+            body = f'<figure>{fn(report)}<figcaption>{escape(caption)}</figcaption></figure>'
+        sections.append(f'<section id="{fid}"><h2>{heading}</h2>{body}</section>')
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
