@@ -19,3 +19,17 @@ def _seed_everything():
     np.random.seed(0)
     torch.manual_seed(0)
     yield
+
+
+@pytest.fixture(scope="session")
+def smollm2():
+    import headentropy as he
+
+    return he.load_model("smollm2")
+
+
+@pytest.fixture(scope="session")
+def minilm():
+    import headentropy as he
+
+    return he.load_model("minilm")

@@ -4,7 +4,7 @@ The one data type every part of the project shares: taps assemble it (`capture/`
 read it (`analysis/`), the report renders it (`report/`). It imports neither `transformers` nor
 the kernels, so it can be loaded anywhere a trace file is.
 
-Normalised entropy `H / log n` (DESIGN §2) is defined once, here (`normalized_entropy`).
+Normalised entropy `H / log n` (docs/design.md §1) is defined once, here (`normalized_entropy`).
 """
 
 from __future__ import annotations

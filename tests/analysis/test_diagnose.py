@@ -24,11 +24,6 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def smollm2():
-    return he.load_model("smollm2")
-
-
-@pytest.fixture(scope="module")
 def healthy(smollm2):
     model, tok = smollm2
     trace, text = cases.generate_trace(model, tok, cases.PROMPTS[0], 32)

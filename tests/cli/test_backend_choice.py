@@ -9,11 +9,6 @@ import headentropy as he
 from headentropy.kernels import dispatch
 
 
-@pytest.fixture(scope="module")
-def minilm():
-    return he.load_model("minilm")
-
-
 @pytest.mark.parametrize("name", ["torch", "reference"])
 def test_monitor_backend_runs_every_layer_on_it(minilm, name):
     model, tok = minilm

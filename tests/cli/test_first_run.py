@@ -20,6 +20,7 @@ from headentropy.analysis import thresholds as T
 from headentropy.report import build_report, write_report
 from headentropy.report.html import render_html
 
+from ..hf.conftest import make_tiny, padded_batch
 from .helpers import SCRIPT, run_cli, smollm2_report
 
 pytestmark = pytest.mark.slow
@@ -152,14 +153,27 @@ def test_diagnose_is_silent_and_analyses_are_na_on_a_one_token_trace():
     assert heads.pruning_candidates == [] and torch.isnan(heads.mean_sink_mass).all()
 
 
+def _causal_trace(tokens: int) -> he.EntropyTrace:
+    model = make_tiny("llama")
+    ids, _ = padded_batch([tokens], tokens)
+    with he.monitor(model) as mon, torch.inference_mode():
+        model(input_ids=ids)
+    return mon.trace
+
+
 def test_just_enough_tokens_are_analysed():
-    trace = _short_trace(T.MIN_KEYS + T.MIN_POSITIONS - 1)  # exactly MIN_POSITIONS usable positions
+    # Causal: position i sees i + 1 keys, so MIN_KEYS + MIN_POSITIONS - 1 tokens give exactly
+    # MIN_POSITIONS usable positions.
+    trace = _causal_trace(T.MIN_KEYS + T.MIN_POSITIONS - 1)
     data = data_sufficiency(trace)
     assert data.enough and data.usable_positions == T.MIN_POSITIONS
     assert layer_profile(trace).shape != "insufficient_data"
     assert len(head_stats(trace).pruning_candidates) > 0
-    fewer = _short_trace(T.MIN_KEYS + T.MIN_POSITIONS - 2)
-    assert not data_sufficiency(fewer).enough
+    fewer = _causal_trace(T.MIN_KEYS + T.MIN_POSITIONS - 2)
+    assert not data_sufficiency(fewer).enough and diagnose(fewer) == []
+    # An encoder's positions all see every key: MIN_POSITIONS tokens are enough there.
+    assert data_sufficiency(_short_trace(T.MIN_POSITIONS)).enough
+    assert not data_sufficiency(_short_trace(T.MIN_POSITIONS - 1)).enough
 
 
 def test_profile_json_is_consistent_on_a_short_text():

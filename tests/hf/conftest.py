@@ -54,20 +54,6 @@ CAUSAL = ["gpt2", "llama", "qwen2", "mistral", "gemma2"]
 ALL = CAUSAL + ["bert"]
 
 
-@pytest.fixture(scope="session")
-def smollm2():
-    import headentropy as he
-
-    return he.load_model("smollm2")
-
-
-@pytest.fixture(scope="session")
-def minilm():
-    import headentropy as he
-
-    return he.load_model("minilm")
-
-
 def padded_batch(lengths: list[int], total: int, seed: int = 0):
     """Left-padded random token ids `[B, total]` and their 2-D mask."""
     g = torch.Generator().manual_seed(seed)

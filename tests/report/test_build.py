@@ -22,14 +22,16 @@ def _trace(n: int, seed: int) -> EntropyTrace:
 
 
 def test_stack_traces_pads_with_invalid_positions():
-    a, b = _trace(5, 0), _trace(9, 1)
+    # Long enough to be analysed (>= MIN_POSITIONS positions with >= MIN_KEYS keys each).
+    a, b = _trace(17, 0), _trace(25, 1)
     s = stack_traces([a, b])
-    assert s.shannon.shape == (2, 3, 2, 9)
-    assert s.valid[0].tolist() == [True] * 5 + [False] * 4 and bool(s.valid[1].all())
-    assert torch.equal(s.shannon[0, ..., :5], a.shannon[0]) and torch.equal(s.shannon[1], b.shannon[0])
+    assert s.shannon.shape == (2, 3, 2, 25)
+    assert s.valid[0].tolist() == [True] * 17 + [False] * 8 and bool(s.valid[1].all())
+    assert torch.equal(s.shannon[0, ..., :17], a.shannon[0]) and torch.equal(s.shannon[1], b.shannon[0])
     report = build_report(s)
     # Padding is not shown: each sequence lists only its own tokens.
-    assert [len(q["tokens"]) for q in report["sequences"]] == [5, 9]
+    assert [len(q["tokens"]) for q in report["sequences"]] == [17, 25]
+    assert None not in report["profile"]["shannon_normalized"]
     # The per-layer profile equals the mean over both sequences' usable entries.
     single = build_report(stack_traces([b]))
     assert report["profile"]["shannon_normalized"] != single["profile"]["shannon_normalized"]

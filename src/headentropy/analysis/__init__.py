@@ -1,4 +1,4 @@
-"""Aggregations of an EntropyTrace and the diagnoses built on them (DESIGN §10)."""
+"""Aggregations of an EntropyTrace and the diagnoses built on them (docs/design.md §3)."""
 
 from ._select import DataSufficiency, data_sufficiency
 from .detectors import DETECTORS, Detector

@@ -46,8 +46,8 @@ def data_sufficiency(trace: EntropyTrace) -> DataSufficiency:
     enough = n >= MIN_POSITIONS
     reason = "" if enough else (
         f"not enough tokens to analyse: {n} position(s) see at least {MIN_KEYS} keys, "
-        f"{MIN_POSITIONS} are needed (a text of at least {MIN_KEYS + MIN_POSITIONS - 1} tokens, "
-        "or generate more)")
+        f"{MIN_POSITIONS} are needed (for a causal model a text of at least {MIN_KEYS + MIN_POSITIONS - 1} "
+        "tokens, or generate more)")
     return DataSufficiency(n, MIN_POSITIONS, MIN_KEYS, enough, reason)
 
 

@@ -1,4 +1,4 @@
-"""The detector registry: one entry per finding kind (DESIGN §10).
+"""The detector registry: one entry per finding kind (docs/design.md §3).
 
 A detector is its kind, the minimum data it needs (in words), the thresholds it reads (names in
 `thresholds.py`), its causes and mitigations, and one function from the analyses of a trace to

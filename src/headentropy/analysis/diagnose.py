@@ -1,4 +1,4 @@
-"""`he.diagnose(trace)`: anomaly findings with evidence, causes and mitigations (DESIGN §10).
+"""`he.diagnose(trace)`: anomaly findings with evidence, causes and mitigations (docs/design.md §3).
 
 The detectors themselves live in `detectors.py` (one registry entry per kind); this module runs
 them in order and turns their output into `Finding`s.

@@ -1,4 +1,4 @@
-"""Layer-wise entropy profile and its shape (DESIGN §10: U / descent-ascent vs flat)."""
+"""Layer-wise entropy profile and its shape (docs/design.md §3: U / descent-ascent vs flat)."""
 
 from __future__ import annotations
 

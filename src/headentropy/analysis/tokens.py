@@ -1,4 +1,4 @@
-"""Per-token entropy: prompt vs generated, and spikes while generating (DESIGN §10)."""
+"""Per-token entropy: prompt vs generated, and spikes while generating (docs/design.md §3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Capture: how statistics leave the attention function — taps fed per layer call (DESIGN §11)."""
+"""Capture: how statistics leave the attention function — taps fed per layer call (docs/design.md §3)."""
 
 from .capture import ACTIVE_CAPTURES, Capture, owner_of
 from .taps import CallInfo, LossTap, Step, StepEvent, StepTap, Tap, TraceTap

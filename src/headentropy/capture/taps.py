@@ -1,4 +1,4 @@
-"""Taps: what the statistics of each monitored forward are fed to (DESIGN §11).
+"""Taps: what the statistics of each monitored forward are fed to (docs/design.md §3).
 
 The attention function computes the statistics of a layer call once; the model's `Capture`
 (capture.py) groups the layer calls of one forward into a `Step` and hands each step of a

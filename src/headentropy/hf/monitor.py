@@ -1,4 +1,4 @@
-"""`he.monitor(model)`: record attention-entropy statistics of a HuggingFace model (DESIGN §5).
+"""`he.monitor(model)`: record attention-entropy statistics of a HuggingFace model (docs/design.md §3).
 
 While the context is open the model runs with the `"headentropy"` attention implementation and
 every top-level call is recorded as one `EntropyTrace`:

@@ -1,6 +1,6 @@
 """`he.attention()`: argument validation, the backend registry and the one place a backend is chosen.
 
-Every backend answers `supports(problem, needs_grad) -> None | reason` (DESIGN §4). `"auto"`
+Every backend answers `supports(problem, needs_grad) -> None | reason` (docs/design.md §3). `"auto"`
 takes the first registered backend that supports the call; a forced backend that cannot serve
 it raises `BackendUnavailable` (a `ValueError`) with the reason. No backend re-routes
 internally, so `AttentionResult.backend` always names the code that ran.

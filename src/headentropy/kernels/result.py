@@ -9,7 +9,7 @@ import torch
 
 @dataclass(frozen=True)
 class AttentionResult:
-    """Output and per-row statistics of one attention call (DESIGN §2).
+    """Output and per-row statistics of one attention call (docs/design.md §1).
 
     All statistics are fp32, in nats, shaped `[B, Hq, Lq]`. A fully masked row has
     `shannon = renyi2 = sink_mass = 0` and `lse = -inf`; its `out` row is 0.
@@ -28,7 +28,7 @@ def merge_results(a: AttentionResult, b: AttentionResult) -> AttentionResult:
 
     With weights `w_i = exp(lse_i - lse)` of each part in the whole softmax:
     `H = Σ w_i (H_i - log w_i)`, `H2 = -log Σ w_i² exp(-H2_i)`, `out = Σ w_i out_i`.
-    This is DESIGN §2's (m, l, t, l2) merge written in terms of the public statistics.
+    This is docs/design.md §1's (m, l, t, l2) merge written in terms of the public statistics.
     The sink mass is merged as if each part's sink keys were its own (sum of weighted masses).
     """
     lse = torch.logaddexp(a.lse, b.lse)  # [B, H, Lq]

@@ -1,7 +1,7 @@
 """Backend `triton`: a FlashAttention-2-style forward kernel with fused entropy accumulators.
 
 One program handles BLOCK_M query rows of one (batch, query head) and streams the visible K/V
-blocks through SRAM, keeping the DESIGN §2 accumulators (m, l, t, l2, ls) beside the output
+blocks through SRAM, keeping the docs/design.md §1 accumulators (m, l, t, l2, ls) beside the output
 accumulator. Nothing of size Lq×Lk is ever stored. Everything runs in base 2 (scores are
 multiplied by log2 e once, exp2/log2 are the cheap hardware ops); the statistics are converted
 back to nats at the end: H = ln2·(log2 l − t/l), H2 = ln2·(2·log2 l − log2 l2), lse = ln2·(m + log2 l).

@@ -30,6 +30,7 @@ figcaption { color: #555; font-size: .85rem; }
 .tok.gen { text-decoration: underline 2px #2ca02c; text-underline-offset: 3px; }
 .tok.na { color: #888; }
 .tok.spike { outline: 2px solid #d62728; outline-offset: 1px; }
+.spike-swatch { outline: 2px solid #d62728; outline-offset: 1px; }
 .na-swatch { background: #eeeeee; color: #888; padding: 0 .3em; }
 .insufficient { color: #8a5a00; background: #fff7e6; border: 1px solid #f0d9a8; padding: .5rem .8rem; border-radius: 4px; }
 .legend span { display: inline-block; width: 1.6em; height: .9em; vertical-align: middle; }
@@ -88,7 +89,7 @@ def _tokens_html(report: dict, max_tokens: int = 4000) -> str:
     legend = "".join(f'<span style="background:{_color(v / 10)}"></span>' for v in range(11))
     min_keys = report.get("data", {}).get("min_keys", 8)
     return (f'<p class="legend">mean H / log n ≤ {lo:.2f} (focused) {legend} ≥ {hi:.2f} (diffuse) · '
-            f'<u>underlined</u>: generated · <span class="tok spike">outlined</span>: entropy spike · '
+            f'<u>underlined</u>: generated · <span class="spike-swatch">outlined</span>: entropy spike · '
             f'<span class="na-swatch">grey</span>: no value (the token sees fewer than {min_keys} keys, '
             f'or the text is too short to analyse) · hover a token for its numbers</p>' + "".join(parts))
 
