@@ -23,6 +23,11 @@ DEFAULT_BLOCK_Q = 512
 DEFAULT_BLOCK_K = 512
 # exp(-200) == 0 in fp32 (the smallest subnormal is e^-103.3), so clamping there changes nothing.
 _EXP_FLOOR = 200.0
+_EXP_FLOOR_FP64 = 800.0  # the same for the tests' fp64 engine (smallest subnormal: e^-744.4)
+
+
+def _exp_floor(dtype: torch.dtype) -> float:
+    return _EXP_FLOOR_FP64 if dtype == torch.float64 else _EXP_FLOOR
 
 
 class _RowState:
@@ -53,9 +58,9 @@ class _RowState:
         # d = s - m' ≤ 0. Clamping at -_EXP_FLOOR keeps exp(d) exactly 0 for masked keys while
         # making e·d = 0 instead of 0·(-inf) = NaN; NaN scores stay NaN.
         if s.requires_grad:  # amax's backward needs s as it was: no in-place update
-            d = (s - m_safe[..., None]).clamp(min=-_EXP_FLOOR)  # [..., bk]
+            d = (s - m_safe[..., None]).clamp(min=-_exp_floor(s.dtype))  # [..., bk]
         else:
-            d = s.sub_(m_safe[..., None]).clamp_(min=-_EXP_FLOOR)
+            d = s.sub_(m_safe[..., None]).clamp_(min=-_exp_floor(s.dtype))
         e = torch.exp(d)
 
         self.t = alpha * (self.t + shift * self.l) + torch.linalg.vecdot(e, d)
@@ -237,7 +242,7 @@ def blocked_backward(
                 cap_grad = torch.tanh(raw / cap).square_().neg_().add_(1.0)  # [B, Hq, bq, bk]
             s = masked_scores(problem, raw, qs, qe, ks, ke)  # in place; masked = -inf
             # d = log P ≤ 0; the clamp keeps exp(d) = 0 at masked keys while g_H·d stays finite.
-            d = s.sub_(lse[:, :, rows]).clamp_(min=-_EXP_FLOOR)  # [B, Hq, bq, bk]
+            d = s.sub_(lse[:, :, rows]).clamp_(min=-_exp_floor(cdt))  # [B, Hq, bq, bk]
             p = torch.exp(d)  # [B, Hq, bq, bk] recomputed probabilities
             inner = d.mul_(g_h[:, :, rows].neg()).add_(const[:, :, rows])  # reuses d's storage
             if use_h2:
