@@ -103,3 +103,45 @@ def naive_same_dtype(q, k, v=None, *, causal=False, attn_mask=None, scale=None, 
         "out": None if v is None else p @ v.repeat_interleave(group, dim=1),
     }
     return res
+
+
+def torch_oracle(q, k, v=None, *, causal=False, attn_mask=None, scale=None, window=None, softcap=None,
+                 sink_tokens=4) -> dict[str, torch.Tensor | None]:
+    """Differentiable materialised attention in the dtype of q: the gradient ground truth.
+
+    Called with fp64 inputs it is the fp64 reference the backward is judged against (autograd
+    through the materialised P); with fp32/bf16 inputs it is the naive same-dtype PyTorch
+    implementation whose error sets the tolerance (DESIGN §7). Written from DESIGN §2 without
+    the library's helpers. Masked entries are excluded explicitly so that autograd never meets
+    0·(−inf): fully masked rows give zero outputs *and* zero gradients, like the kernels.
+    """
+    B, Hq, Lq, D = q.shape
+    Lk = k.shape[2]
+    group = Hq // k.shape[1]
+    scale = 1.0 / math.sqrt(D) if scale is None else scale
+    s = (q @ k.repeat_interleave(group, dim=1).transpose(-1, -2)) * scale  # [B, Hq, Lq, Lk]
+    if softcap is not None:
+        s = torch.tanh(s / softcap) * softcap
+    keep = torch.from_numpy(visibility(Lq, Lk, causal, window)).expand(B, Hq, Lq, Lk)
+    if attn_mask is not None:
+        mask = attn_mask.expand(B, Hq, Lq, Lk)
+        if mask.dtype == torch.bool:
+            keep = keep & mask
+        else:
+            keep = keep & (mask != float("-inf"))
+            s = s + torch.where(keep, mask, torch.zeros_like(mask)).to(s.dtype).detach()
+    empty = ~keep.any(dim=-1)  # [B, Hq, Lq]
+    s = s.masked_fill(~keep, float("-inf")).masked_fill(empty[..., None], 0.0)  # empty rows: finite
+    logp = torch.log_softmax(s, dim=-1).masked_fill(~keep, 0.0)  # [B, Hq, Lq, Lk]
+    p = logp.exp().masked_fill(~keep, 0.0)
+    zero = torch.zeros((), dtype=s.dtype)
+    res = {
+        "shannon": torch.where(empty, zero, -(p * logp).sum(-1)),
+        "renyi2": torch.where(empty, zero, -torch.log((p * p).sum(-1))),
+        "lse": torch.where(empty, torch.full((), float("-inf"), dtype=s.dtype), torch.logsumexp(s, dim=-1)),
+        "sink_mass": torch.where(empty, zero, p[..., :sink_tokens].sum(-1)),
+        "out": None,
+    }
+    if v is not None:
+        res["out"] = p.to(v.dtype) @ v.repeat_interleave(group, dim=1)  # empty rows: p = 0
+    return res

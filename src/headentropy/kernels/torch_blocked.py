@@ -3,12 +3,19 @@
 Queries are processed in blocks of `block_q` rows and keys streamed in blocks of `block_k`, so
 the largest temporary is `[B, Hq, block_q, block_k]`: memory O(B·H·block_q·block_k), never N×N.
 Key blocks no query of the block can see (causal future, outside the window) are skipped.
+
+Gradients: when q, k or v require grad, the forward runs inside `autograd._RecomputingAttention`
+(without autograd recording any tile) and `blocked_backward` recomputes the score blocks from
+q, k and lse with the same masking helpers: memory O(B·H·block_q·block_k) in both directions.
 """
 
 from __future__ import annotations
 
 import torch
 
+from dataclasses import dataclass
+
+from .autograd import RowTerms, attention_with_grad, needs_grad
 from .problem import AttentionProblem, key_block_range, masked_scores, nonfinite_value_keys
 from .result import AttentionResult
 
@@ -16,19 +23,26 @@ DEFAULT_BLOCK_Q = 512
 DEFAULT_BLOCK_K = 512
 # exp(-200) == 0 in fp32 (the smallest subnormal is e^-103.3), so clamping there changes nothing.
 _EXP_FLOOR = 200.0
+_EXP_FLOOR_FP64 = 800.0  # the same for the tests' fp64 engine (smallest subnormal: e^-744.4)
+
+
+def _exp_floor(dtype: torch.dtype) -> float:
+    return _EXP_FLOOR_FP64 if dtype == torch.float64 else _EXP_FLOOR
 
 
 class _RowState:
     """Online softmax/entropy accumulators for one block of query rows (all fp32)."""
 
-    def __init__(self, rows: tuple[int, ...], dv: int | None, track_bad: bool, device) -> None:
-        zeros = lambda: torch.zeros(rows, dtype=torch.float32, device=device)  # noqa: E731
-        self.m = torch.full(rows, float("-inf"), dtype=torch.float32, device=device)  # running max
+    def __init__(
+        self, rows: tuple[int, ...], dv: int | None, track_bad: bool, device, dtype=torch.float32
+    ) -> None:
+        zeros = lambda: torch.zeros(rows, dtype=dtype, device=device)  # noqa: E731
+        self.m = torch.full(rows, float("-inf"), dtype=dtype, device=device)  # running max
         self.l = zeros()  # Σ e^{s-m}
         self.t = zeros()  # Σ e^{s-m}·(s-m), shifted: no cancellation for large logits
         self.l2 = zeros()  # Σ e^{2(s-m)}
         self.ls = zeros()  # Σ_{j<S} e^{s-m}
-        self.acc = None if dv is None else torch.zeros(*rows, dv, dtype=torch.float32, device=device)
+        self.acc = None if dv is None else torch.zeros(*rows, dv, dtype=dtype, device=device)
         self.bad = zeros() if track_bad else None  # Σ e^{s-m} over keys whose value is non-finite
 
     def update(self, s: torch.Tensor, sink_keys: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -44,9 +58,9 @@ class _RowState:
         # d = s - m' ≤ 0. Clamping at -_EXP_FLOOR keeps exp(d) exactly 0 for masked keys while
         # making e·d = 0 instead of 0·(-inf) = NaN; NaN scores stay NaN.
         if s.requires_grad:  # amax's backward needs s as it was: no in-place update
-            d = (s - m_safe[..., None]).clamp(min=-_EXP_FLOOR)  # [..., bk]
+            d = (s - m_safe[..., None]).clamp(min=-_exp_floor(s.dtype))  # [..., bk]
         else:
-            d = s.sub_(m_safe[..., None]).clamp_(min=-_EXP_FLOOR)
+            d = s.sub_(m_safe[..., None]).clamp_(min=-_exp_floor(s.dtype))
         e = torch.exp(d)
 
         self.t = alpha * (self.t + shift * self.l) + torch.linalg.vecdot(e, d)
@@ -89,14 +103,49 @@ def torch_blocked_attention(
     block_q: int = DEFAULT_BLOCK_Q,
     block_k: int = DEFAULT_BLOCK_K,
 ) -> AttentionResult:
+    """Blocked forward; with inputs that require grad, wrapped in the recomputing Function."""
+    if needs_grad(problem):
+        return attention_with_grad(TorchEngine(block_q, block_k), problem)
+    return _forward(problem, block_q, block_k)
+
+
+@dataclass(frozen=True)
+class TorchEngine:
+    """The torch backend as a `RecomputingEngine` (see autograd.py).
+
+    `compute_dtype=torch.float64` runs forward, statistics and backward in fp64: used by the
+    tests (gradcheck in fp64 of exactly this backward); the public backend always computes fp32.
+    """
+
+    block_q: int = DEFAULT_BLOCK_Q
+    block_k: int = DEFAULT_BLOCK_K
+    compute_dtype: torch.dtype = torch.float32
+    name: str = "torch"
+
+    def forward(self, problem: AttentionProblem) -> AttentionResult:
+        with torch.no_grad():
+            return _forward(problem, self.block_q, self.block_k, self.compute_dtype)
+
+    def backward(self, problem: AttentionProblem, terms: RowTerms):
+        with torch.no_grad():
+            return blocked_backward(problem, terms, self.block_q, self.block_k, self.compute_dtype)
+
+
+def _forward(
+    problem: AttentionProblem, block_q: int, block_k: int, compute_dtype: torch.dtype = torch.float32
+) -> AttentionResult:
     B, Hq, Lq, D = problem.q.shape
     Hkv, G = problem.kv_heads, problem.group
     device = problem.q.device
-    # fp32 compute whatever the input dtype; prescale q once instead of every score block.
-    q = problem.q.to(torch.float32) * problem.scale  # [B, Hq, Lq, D]
-    k = problem.k.to(torch.float32)  # [B, Hkv, Lk, D]
+    cdt = compute_dtype
+    # fp32 compute whatever the input dtype (fp64 only in the tests' engine); prescale q once
+    # instead of every score block.
+    q = problem.q.to(cdt) * problem.scale  # [B, Hq, Lq, D]
+    k = problem.k.to(cdt)  # [B, Hkv, Lk, D]
     v_clean, bad_keys = nonfinite_value_keys(problem.v)
-    v = None if v_clean is None else v_clean.to(torch.float32)  # [B, Hkv, Lk, Dv]
+    v = None if v_clean is None else v_clean.to(cdt)  # [B, Hkv, Lk, Dv]
+    if bad_keys is not None:
+        bad_keys = bad_keys.to(cdt)  # [B, Hkv, Lk]
     dv = None if v is None else v.shape[-1]
 
     pieces: dict[str, list[torch.Tensor]] = {}
@@ -105,7 +154,7 @@ def torch_blocked_attention(
         bq = qe - qs
         # Query head h reads KV head h // G: group the G heads so one matmul serves them all.
         q_blk = q[:, :, qs:qe].reshape(B, Hkv, G * bq, D)  # [B, Hkv, G·bq, D]
-        state = _RowState((B, Hq, bq), dv, bad_keys is not None, device)
+        state = _RowState((B, Hq, bq), dv, bad_keys is not None, device, cdt)
         lo, hi = key_block_range(problem, qs, qe)
         for ks in range(lo, hi, block_k):
             ke = min(ks + block_k, hi)
@@ -125,7 +174,7 @@ def torch_blocked_attention(
 
     def gather(name: str, trailing: tuple[int, ...]) -> torch.Tensor:
         if not pieces.get(name):  # Lq == 0
-            return torch.empty((B, Hq, 0, *trailing), dtype=torch.float32, device=device)
+            return torch.empty((B, Hq, 0, *trailing), dtype=cdt, device=device)
         return torch.cat(pieces[name], dim=2)
 
     out = None
@@ -139,3 +188,81 @@ def torch_blocked_attention(
         sink_mass=gather("sink_mass", ()),
         backend="torch",
     )
+
+
+def blocked_backward(
+    problem: AttentionProblem,
+    terms: RowTerms,
+    block_q: int = DEFAULT_BLOCK_Q,
+    block_k: int = DEFAULT_BLOCK_K,
+    compute_dtype: torch.dtype = torch.float32,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """dq, dk, dv (compute dtype) by recomputing P block by block from q, k and `terms.lse`.
+
+    Per block (see autograd.py for the formula): s = masked scores, d = s − lse = log P,
+    P = e^d, dS = P ⊙ (dP + const − g_H·d − k2·P + g_sink·1[j<S]), times the soft-cap
+    derivative. The largest temporaries are two or three `[B, Hq, block_q, block_k]` tiles.
+    """
+    B, Hq, Lq, D = problem.q.shape
+    Hkv, G, Lk = problem.kv_heads, problem.group, problem.k_len
+    cdt = compute_dtype
+    q = problem.q.to(cdt) * problem.scale  # [B, Hq, Lq, D], prescaled as in the forward
+    k = problem.k.to(cdt)  # [B, Hkv, Lk, D]
+    dout = terms.dout  # [B, Hq, Lq, Dv] or None
+    v = None
+    if dout is not None and problem.v is not None:
+        v = nonfinite_value_keys(problem.v)[0].to(cdt)  # [B, Hkv, Lk, Dv]; bad rows zeroed
+        dout = dout.to(cdt)
+    else:
+        dout = None
+    dq = torch.zeros(B, Hq, Lq, D, dtype=cdt, device=q.device)
+    dk = torch.zeros(B, Hkv, Lk, D, dtype=cdt, device=q.device)
+    dv = None if v is None else torch.zeros(B, Hkv, Lk, v.shape[-1], dtype=cdt, device=q.device)
+    lse, const, g_h, k2, g_sink = (
+        x.to(cdt)[..., None] for x in (terms.lse, terms.const, terms.g_h, terms.k2, terms.g_sink)
+    )  # each [B, Hq, Lq, 1]
+    use_h2 = bool((terms.k2 != 0).any())  # skip the P² term when no Rényi-2 gradient arrived
+    cap = problem.softcap
+
+    for qs in range(0, Lq, block_q):
+        qe = min(qs + block_q, Lq)
+        bq = qe - qs
+        q_blk = q[:, :, qs:qe].reshape(B, Hkv, G * bq, D)  # [B, Hkv, G·bq, D]
+        do_blk = None if dout is None else dout[:, :, qs:qe].reshape(B * Hkv, G * bq, -1)
+        rows = slice(qs, qe)
+        dq_blk = torch.zeros(B, Hkv, G * bq, D, dtype=cdt, device=q.device)
+        lo, hi = key_block_range(problem, qs, qe)
+        for ks in range(lo, hi, block_k):
+            ke = min(ks + block_k, hi)
+            bk = ke - ks
+            k_blk = k[:, :, ks:ke]  # [B, Hkv, bk, D]
+            raw = torch.matmul(q_blk, k_blk.transpose(-1, -2)).view(B, Hq, bq, bk)
+            cap_grad = None
+            if cap is not None:  # d(cap·tanh(r/cap))/dr, from the raw scores before masking
+                cap_grad = torch.tanh(raw / cap).square_().neg_().add_(1.0)  # [B, Hq, bq, bk]
+            s = masked_scores(problem, raw, qs, qe, ks, ke)  # in place; masked = -inf
+            # d = log P ≤ 0; the clamp keeps exp(d) = 0 at masked keys while g_H·d stays finite.
+            d = s.sub_(lse[:, :, rows]).clamp_(min=-_exp_floor(cdt))  # [B, Hq, bq, bk]
+            p = torch.exp(d)  # [B, Hq, bq, bk] recomputed probabilities
+            inner = d.mul_(g_h[:, :, rows].neg()).add_(const[:, :, rows])  # reuses d's storage
+            if use_h2:
+                inner.addcmul_(p, k2[:, :, rows], value=-1.0)
+            if do_blk is not None:  # += dP = dO·vᵀ
+                inner.view(B * Hkv, G * bq, bk).baddbmm_(
+                    do_blk, v[:, :, ks:ke].reshape(B * Hkv, bk, -1).transpose(-1, -2)
+                )
+            n_sink = max(0, min(problem.sink_tokens - ks, bk))
+            if n_sink:
+                inner[..., :n_sink] += g_sink[:, :, rows]
+            ds = inner.mul_(p)  # [B, Hq, bq, bk] dL/ds
+            if cap_grad is not None:
+                ds.mul_(cap_grad)
+            ds_g = ds.view(B, Hkv, G * bq, bk)
+            dq_blk += torch.matmul(ds_g, k_blk)
+            dk[:, :, ks:ke] += torch.matmul(ds_g.transpose(-1, -2), q_blk)  # q_blk carries the scale
+            if dv is not None:
+                dv[:, :, ks:ke] += torch.matmul(
+                    p.view(B * Hkv, G * bq, bk).transpose(-1, -2), do_blk
+                ).view(B, Hkv, bk, -1)
+        dq[:, :, qs:qe] = dq_blk.view(B, Hq, bq, D) * problem.scale
+    return dq, dk, dv

@@ -8,6 +8,16 @@
 //   acc = α·acc + P·V          BLAS, skipped entirely when v is None
 // The N×N matrix is never stored: per thread the largest buffer is [bq, bk].
 //
+// Backward (`backward` below, DESIGN §2 "Gradients", formula in kernels/autograd.py): one task =
+// one (batch, query head); it walks its query blocks and, per visible key block, recomputes
+//   S = scale · Q·Kᵀ, soft-cap/mask as in the forward, P = e^{s - lse}     (sgemm_)
+//   dP = dO·Vᵀ                                                            (sgemm_)
+//   dS = P ⊙ (dP + const − g_H·(s − lse) − k2·P + g_sink·1[j<S]) ⊙ cap'   (one vector pass)
+//   dV_h += Pᵀ·dO,  dK_h += scale·dSᵀ·Q,  dQ += scale·dS·K                (sgemm_)
+// dK_h/dV_h are per *query* head (fp32 [B, Hq, Lk, D]; the GQA group sum happens in Python), so
+// every task writes only its own rows: no atomics, no reduction between threads. Extra memory
+// is O(B·Hq·Lk·D), the same order as the gradients themselves.
+//
 // The vector ISA is chosen by the compiler flags (-march=native in loader.py); the macros below
 // must come before any ATen include so that at::vec picks the matching specialisation.
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && \
@@ -411,16 +421,221 @@ void run_all(const Problem& p, const at::Tensor& q, const at::Tensor& k,
   });
 }
 
-}  // namespace
 
-// Returns (out or empty, shannon, renyi2, lse, sink_mass). Inputs are validated in Python
-// (dispatch.build_problem); here only the layout contract is checked.
-std::vector<at::Tensor> forward(const at::Tensor& q, const at::Tensor& k,
-                                const c10::optional<at::Tensor>& v,
-                                const c10::optional<at::Tensor>& mask,
-                                const c10::optional<at::Tensor>& bad, double scale, bool causal,
-                                int64_t window, double softcap, int64_t sink_tokens,
-                                int64_t block_q, int64_t block_k) {
+// ---------------------------------------------------------------------------------------------
+// Backward.
+
+// C[m, n] = alpha · A[k, m]ᵀ · B[k, n] + beta · C   (row strides lda, ldb, ldc)
+inline void gemm_atb(int m, int n, int k, float alpha, const float* A, int lda, const float* B,
+                     int ldb, float beta, float* C, int ldc) {
+  sgemm_("N", "T", &n, &m, &k, &alpha, B, &ldb, A, &lda, &beta, C, &ldc);
+}
+
+struct RowTermsPtr {
+  const float *lse, *cst, *gh, *k2, *gsink;  // [B, Hq, Lq] contiguous (see autograd.RowTerms)
+  const float* dout;                          // [B, Hq, Lq, Dv] contiguous fp32, or null
+};
+
+struct Grads {
+  float* dq;   // [B, Hq, Lq, D]
+  float* dkh;  // [B, Hq, Lk, D]  per query head
+  float* dvh;  // [B, Hq, Lk, Dv] per query head, or null
+};
+
+struct BwdWorkspace {
+  std::vector<float> q, k, v;  // fp32 copies of the blocks (only for non-fp32 inputs)
+  std::vector<float> s;        // [bq, ldS] scores, then P in place
+  std::vector<float> ds;       // [bq, ldS] dP, then dS in place
+  std::vector<float> cd;       // [bq, ldS] soft-cap derivative 1 − tanh²
+  std::vector<float> dq;       // [bq, D] accumulator of the query block
+  void prepare(const Problem& p, bool convert) {
+    auto grow = [](std::vector<float>& x, int64_t n) {
+      if (static_cast<int64_t>(x.size()) < n) x.resize(n);
+    };
+    if (convert) {
+      grow(q, p.bq * p.D);
+      grow(k, p.bk * p.D);
+      grow(v, p.bk * std::max<int64_t>(p.Dv, 1));
+    }
+    grow(s, p.bq * score_stride(p));
+    grow(ds, p.bq * score_stride(p));
+    if (p.softcap > 0.f) grow(cd, p.bq * score_stride(p));
+    grow(dq, p.bq * std::max<int64_t>(p.D, 1));
+  }
+};
+
+// x ← cap·tanh(x/cap) and cd ← 1 − tanh², the derivative of the cap w.r.t. the raw score.
+inline void softcap_row_grad(float* x, float* cd, int64_t n, float cap) {
+  constexpr int64_t W = Vec::size();
+  const Vec vcap(cap), vinv(1.0f / cap), one(1.f);
+  int64_t j = 0;
+  for (; j + W <= n; j += W) {
+    const Vec t = (Vec::loadu(x + j) * vinv).tanh();
+    (t * vcap).store(x + j);
+    (one - t * t).store(cd + j);
+  }
+  if (j < n) {
+    const Vec t = (Vec::loadu(x + j, n - j) * vinv).tanh();
+    (t * vcap).store(x + j, n - j);
+    (one - t * t).store(cd + j, n - j);
+  }
+}
+
+// One row of visible scores: x (masked scores in, P out), ds (dP in when has_dp, dS out),
+// cd (soft-cap derivative or null). d = s − lse = log P is clamped at −1e4: e^d stays exactly 0 at
+// masked keys while g_H·d stays finite (never 0·inf).
+inline void grad_row(float* x, float* ds, const float* cd, int64_t n, bool has_dp, float lse,
+                     float cst, float gh, float k2) {
+  constexpr int64_t W = Vec::size();
+  const Vec vlse(lse), vcst(cst), vgh(gh), vk2(k2), floor(-1e4f);
+  auto step = [&](const Vec& s, const Vec& dp, const Vec& capd, Vec& p_out) {
+    const Vec d = at::vec::clamp_min(s - vlse, floor);
+    const Vec p = exp_vec(d);
+    Vec inner = dp + vcst;
+    inner = at::vec::fnmadd(vgh, d, inner);  // − g_H·d
+    inner = at::vec::fnmadd(vk2, p, inner);  // − k2·P
+    p_out = p;
+    return p * inner * capd;
+  };
+  const Vec zero(0.f), one(1.f);
+  int64_t j = 0;
+  Vec p;
+  for (; j + W <= n; j += W) {
+    const Vec dp = has_dp ? Vec::loadu(ds + j) : zero;
+    const Vec capd = cd ? Vec::loadu(cd + j) : one;
+    step(Vec::loadu(x + j), dp, capd, p).store(ds + j);
+    p.store(x + j);
+  }
+  if (j < n) {
+    const int64_t r = n - j;
+    const Vec dp = has_dp ? Vec::loadu(ds + j, r) : zero;
+    const Vec capd = cd ? Vec::loadu(cd + j, r) : one;
+    step(Vec::loadu(x + j, r), dp, capd, p).store(ds + j, r);
+    p.store(x + j, r);
+  }
+}
+
+// One (batch, query head) task: every query block of the head against its visible key blocks.
+template <typename scalar_t>
+void backward_head(const Problem& p, const scalar_t* qp, const scalar_t* kp, const scalar_t* vp,
+                   const RowTermsPtr& rt, const Grads& g, int64_t b, int64_t h,
+                   BwdWorkspace& ws) {
+  const int64_t kvh = h / p.G;
+  const int64_t D = p.D, Dv = p.Dv, ldS = score_stride(p);
+  const bool has_dp = rt.dout != nullptr && p.has_v && Dv > 0;
+  const int64_t head_row0 = (b * p.Hq + h) * p.Lq;  // first row of this head in [B, Hq, Lq]
+  const scalar_t* Kh = kp + b * p.k_sb + kvh * p.k_sh;
+  const scalar_t* Vh = p.has_v ? vp + b * p.v_sb + kvh * p.v_sh : nullptr;
+  float* dKh = g.dkh + (b * p.Hq + h) * p.Lk * D;                         // [Lk, D]
+  float* dVh = g.dvh ? g.dvh + (b * p.Hq + h) * p.Lk * Dv : nullptr;      // [Lk, Dv]
+
+  for (int64_t qs = 0; qs < p.Lq; qs += p.bq) {
+    const int64_t qe = std::min(qs + p.bq, p.Lq);
+    const int64_t bq = qe - qs;
+    const int64_t row0 = head_row0 + qs;
+    int ldq = 0;
+    const float* Q = as_fp32(qp + b * p.q_sb + h * p.q_sh + qs * p.q_sl, p.q_sl, bq, D, ws.q, ldq);
+    const float* dO = has_dp ? rt.dout + row0 * Dv : nullptr;  // [bq, Dv]
+    std::fill_n(ws.dq.begin(), bq * D, 0.f);
+
+    int64_t lo_first, hi_first, lo_last, hi_last;
+    visible_range(p, qs, lo_first, hi_first);
+    visible_range(p, qe - 1, lo_last, hi_last);
+    const int64_t k_lo = lo_first, k_hi = std::max(lo_first, hi_last);
+
+    for (int64_t ks = k_lo; ks < k_hi; ks += p.bk) {
+      const int64_t ke = std::min(ks + p.bk, k_hi);
+      const int64_t bk = ke - ks;
+      int ldk = 0, ldv = 0;
+      const float* K = as_fp32(Kh + ks * p.k_sl, p.k_sl, bk, D, ws.k, ldk);
+      const float* V = has_dp ? as_fp32(Vh + ks * p.v_sl, p.v_sl, bk, Dv, ws.v, ldv) : nullptr;
+      float* S = ws.s.data();    // [bq, ldS]
+      float* dS = ws.ds.data();  // [bq, ldS]
+      if (D > 0) {
+        gemm_abt(bq, bk, D, p.scale, Q, ldq, K, ldk, 0.f, S, ldS);
+      } else {
+        for (int64_t r = 0; r < bq; ++r) std::fill_n(S + r * ldS, bk, 0.f);
+      }
+      if (has_dp) gemm_abt(bq, bk, Dv, 1.f, dO, Dv, V, ldv, 0.f, dS, ldS);
+
+      bool any_visible = false;
+      for (int64_t r = 0; r < bq; ++r) {
+        const int64_t i = qs + r;
+        float* srow = S + r * ldS;
+        float* dsrow = dS + r * ldS;
+        int64_t lo, hi;
+        visible_range(p, i, lo, hi);
+        const int64_t c0 = std::clamp(lo - ks, int64_t{0}, bk);
+        const int64_t c1 = std::clamp(hi - ks, c0, bk);
+        const float lse = rt.lse[row0 + r];
+        // P and dS are 0 outside the visible interval and on fully masked rows (lse = +inf):
+        // the gemms below cover the whole block.
+        if (c1 <= c0 || lse == std::numeric_limits<float>::infinity()) {
+          std::fill_n(srow, bk, 0.f);
+          std::fill_n(dsrow, bk, 0.f);
+          continue;
+        }
+        any_visible = true;
+        std::fill(srow, srow + c0, 0.f);
+        std::fill(srow + c1, srow + bk, 0.f);
+        std::fill(dsrow, dsrow + c0, 0.f);
+        std::fill(dsrow + c1, dsrow + bk, 0.f);
+        float* x = srow + c0;
+        const int64_t n = c1 - c0;
+        float* cd = nullptr;
+        if (p.softcap > 0.f) {
+          cd = ws.cd.data() + r * ldS + c0;
+          softcap_row_grad(x, cd, n, p.softcap);
+        }
+        if (p.mask_kind != MaskKind::kNone) apply_mask(p, x, n, b, h, i, ks + c0);
+        grad_row(x, dsrow + c0, cd, n, has_dp, lse, rt.cst[row0 + r], rt.gh[row0 + r],
+                 rt.k2[row0 + r]);
+        const float gsink = rt.gsink[row0 + r];
+        if (gsink != 0.f) {  // + g_sink·P on the sink keys
+          for (int64_t j = c0; j < std::min(c1, p.sinks - ks); ++j) {
+            dsrow[j] += srow[j] * gsink * (cd ? cd[j - c0] : 1.f);
+          }
+        }
+      }
+      if (!any_visible) continue;
+
+      if (has_dp && dVh) gemm_atb(bk, Dv, bq, 1.f, S, ldS, dO, Dv, 1.f, dVh + ks * Dv, Dv);
+      if (D > 0) {
+        gemm_atb(bk, D, bq, p.scale, dS, ldS, Q, ldq, 1.f, dKh + ks * D, D);
+        gemm_ab(bq, D, bk, p.scale, dS, ldS, K, ldk, 1.f, ws.dq.data(), D);
+      }
+    }
+    std::copy_n(ws.dq.begin(), bq * D, g.dq + row0 * D);
+  }
+}
+
+template <typename scalar_t>
+void backward_all(const Problem& p, const at::Tensor& q, const at::Tensor& k,
+                  const c10::optional<at::Tensor>& v, const RowTermsPtr& rt, const Grads& g) {
+  const scalar_t* qp = q.data_ptr<scalar_t>();
+  const scalar_t* kp = k.data_ptr<scalar_t>();
+  const scalar_t* vp = p.has_v ? v->data_ptr<scalar_t>() : nullptr;
+  const int64_t n_tasks = p.B * p.Hq;
+  if (n_tasks == 0 || p.Lq == 0 || p.Lk == 0) return;
+  std::atomic<int64_t> next{0};
+  const int64_t n_threads = std::min<int64_t>(at::get_num_threads(), n_tasks);
+  constexpr bool convert = !std::is_same_v<scalar_t, float>;
+  at::parallel_for(0, n_threads, 1, [&](int64_t, int64_t) {
+    SequentialBlas inner;
+    thread_local BwdWorkspace ws;
+    ws.prepare(p, convert);
+    for (int64_t task = next++; task < n_tasks; task = next++) {
+      backward_head<scalar_t>(p, qp, kp, vp, rt, g, task / p.Hq, task % p.Hq, ws);
+    }
+  });
+}
+
+// Shared by forward and backward: the Problem from tensors and options.
+Problem make_problem(const at::Tensor& q, const at::Tensor& k, const c10::optional<at::Tensor>& v,
+                     const c10::optional<at::Tensor>& mask,
+                     const c10::optional<at::Tensor>& bad, double scale, bool causal,
+                     int64_t window, double softcap, int64_t sink_tokens, int64_t block_q,
+                     int64_t block_k) {
   TORCH_CHECK(q.dim() == 4 && k.dim() == 4, "q, k must be [B, H, L, D]");
   TORCH_CHECK(q.scalar_type() == k.scalar_type(), "q and k dtypes differ");
   TORCH_CHECK(q.stride(3) == 1 && k.stride(3) == 1, "q, k need a contiguous last dim");
@@ -466,6 +681,22 @@ std::vector<at::Tensor> forward(const at::Tensor& q, const at::Tensor& k,
     TORCH_CHECK(bad->is_contiguous() && bad->scalar_type() == at::kFloat, "bad: fp32 contiguous");
     p.bad = bad->data_ptr<float>();
   }
+  return p;
+}
+
+}  // namespace
+
+// Returns (out or empty, shannon, renyi2, lse, sink_mass). Inputs are validated in Python
+// (dispatch.build_problem); here only the layout contract is checked.
+std::vector<at::Tensor> forward(const at::Tensor& q, const at::Tensor& k,
+                                const c10::optional<at::Tensor>& v,
+                                const c10::optional<at::Tensor>& mask,
+                                const c10::optional<at::Tensor>& bad, double scale, bool causal,
+                                int64_t window, double softcap, int64_t sink_tokens,
+                                int64_t block_q, int64_t block_k) {
+  const bool has_v = v.has_value() && v->defined();
+  const Problem p = make_problem(q, k, v, mask, bad, scale, causal, window, softcap, sink_tokens,
+                                 block_q, block_k);
 
   auto f32 = q.options().dtype(at::kFloat);
   at::Tensor shannon = at::empty({p.B, p.Hq, p.Lq}, f32);
@@ -480,12 +711,58 @@ std::vector<at::Tensor> forward(const at::Tensor& q, const at::Tensor& k,
   return {out, shannon, renyi2, lse, sink};
 }
 
+// Returns (dq [B, Hq, Lq, D], dk_h [B, Hq, Lk, D], dv_h [B, Hq, Lk, Dv] or empty), all fp32;
+// dk_h/dv_h per query head (the caller sums GQA groups). Row terms: see autograd.RowTerms, all
+// fp32 contiguous [B, Hq, Lq]; `dout` fp32 contiguous [B, Hq, Lq, Dv] or None (then no dP, no dV).
+// `v` must have non-finite rows zeroed (as the forward's v_clean).
+std::vector<at::Tensor> backward(const at::Tensor& q, const at::Tensor& k,
+                                 const c10::optional<at::Tensor>& v,
+                                 const c10::optional<at::Tensor>& dout,
+                                 const c10::optional<at::Tensor>& mask, const at::Tensor& lse,
+                                 const at::Tensor& cst, const at::Tensor& gh, const at::Tensor& k2,
+                                 const at::Tensor& gsink, double scale, bool causal,
+                                 int64_t window, double softcap, int64_t sink_tokens,
+                                 int64_t block_q, int64_t block_k) {
+  const Problem p = make_problem(q, k, v, mask, c10::nullopt, scale, causal, window, softcap,
+                                 sink_tokens, block_q, block_k);
+  for (const at::Tensor* t : {&lse, &cst, &gh, &k2, &gsink}) {
+    TORCH_CHECK(t->scalar_type() == at::kFloat && t->is_contiguous() && t->dim() == 3 &&
+                    t->size(0) == p.B && t->size(1) == p.Hq && t->size(2) == p.Lq,
+                "row terms must be fp32 contiguous [B, Hq, Lq]");
+  }
+  const bool has_dout = dout.has_value() && dout->defined();
+  if (has_dout) {
+    TORCH_CHECK(p.has_v, "dout needs v");
+    TORCH_CHECK(dout->scalar_type() == at::kFloat && dout->is_contiguous() &&
+                    dout->size(0) == p.B && dout->size(1) == p.Hq && dout->size(2) == p.Lq &&
+                    dout->size(3) == p.Dv,
+                "dout must be fp32 contiguous [B, Hq, Lq, Dv]");
+  }
+  auto f32 = q.options().dtype(at::kFloat);
+  at::Tensor dq = at::zeros({p.B, p.Hq, p.Lq, p.D}, f32);
+  at::Tensor dkh = at::zeros({p.B, p.Hq, p.Lk, p.D}, f32);
+  at::Tensor dvh = has_dout ? at::zeros({p.B, p.Hq, p.Lk, p.Dv}, f32) : at::Tensor();
+  RowTermsPtr rt{lse.data_ptr<float>(), cst.data_ptr<float>(), gh.data_ptr<float>(),
+                 k2.data_ptr<float>(), gsink.data_ptr<float>(),
+                 has_dout ? dout->data_ptr<float>() : nullptr};
+  Grads g{dq.data_ptr<float>(), dkh.data_ptr<float>(), has_dout ? dvh.data_ptr<float>() : nullptr};
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, q.scalar_type(), "attention_entropy_bwd",
+                                  [&] { backward_all<scalar_t>(p, q, k, v, rt, g); });
+  return {dq, dkh, dvh};
+}
+
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
-  m.doc() = "headentropy fused CPU attention forward with entropy statistics";
+  m.doc() = "headentropy fused CPU attention with entropy statistics: forward and recomputing backward";
   m.def("forward", &forward, "attention + per-row Shannon/Rényi-2/lse/sink statistics",
         py::arg("q"), py::arg("k"), py::arg("v"), py::arg("mask"), py::arg("bad"),
         py::arg("scale"), py::arg("causal"), py::arg("window"), py::arg("softcap"),
         py::arg("sink_tokens"), py::arg("block_q"), py::arg("block_k"),
         // Long pure-C++ work: let other Python threads (e.g. a second monitor) run meanwhile.
+        py::call_guard<py::gil_scoped_release>());
+  m.def("backward", &backward, "recomputing backward: dq, dk and dv per query head",
+        py::arg("q"), py::arg("k"), py::arg("v"), py::arg("dout"), py::arg("mask"),
+        py::arg("lse"), py::arg("cst"), py::arg("gh"), py::arg("k2"), py::arg("gsink"),
+        py::arg("scale"), py::arg("causal"), py::arg("window"), py::arg("softcap"),
+        py::arg("sink_tokens"), py::arg("block_q"), py::arg("block_k"),
         py::call_guard<py::gil_scoped_release>());
 }

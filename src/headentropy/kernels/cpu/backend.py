@@ -1,12 +1,19 @@
-"""Glue between `AttentionProblem` and the compiled kernel (see attention_entropy.cpp)."""
+"""Glue between `AttentionProblem` and the compiled kernel (see attention_entropy.cpp).
+
+With inputs that require grad, `run` wraps the C++ forward in the recomputing autograd Function
+(kernels/autograd.py) whose backward is the C++ `backward`: the result still says "cpu".
+"""
 
 from __future__ import annotations
 
 import math
 import os
 
+from dataclasses import dataclass
+
 import torch
 
+from ..autograd import RowTerms, attention_with_grad, needs_grad
 from ..problem import AttentionProblem, nonfinite_value_keys
 from ..result import AttentionResult
 from . import loader
@@ -53,13 +60,59 @@ def _surely_finite(x: torch.Tensor) -> bool:
 def run(
     problem: AttentionProblem, *, block_q: int | None = None, block_k: int = DEFAULT_BLOCK_K
 ) -> AttentionResult:
-    if torch.is_grad_enabled() and any(
-        x is not None and x.requires_grad for x in (problem.q, problem.k, problem.v, problem.attn_mask)
-    ):
-        # The fused kernel is forward-only; gradients need the differentiable torch backend.
-        from ..torch_blocked import torch_blocked_attention
+    if needs_grad(problem):
+        return attention_with_grad(CpuEngine(block_q, block_k), problem)
+    return _forward(problem, block_q, block_k)
 
-        return torch_blocked_attention(problem)
+
+@dataclass(frozen=True)
+class CpuEngine:
+    """The cpu backend as a `RecomputingEngine` (kernels/autograd.py): C++ forward and backward."""
+
+    block_q: int | None = None  # None: default_block_q(Lq)
+    block_k: int = DEFAULT_BLOCK_K
+    name: str = "cpu"
+
+    def forward(self, problem: AttentionProblem) -> AttentionResult:
+        return _forward(problem, self.block_q, self.block_k)
+
+    def backward(self, problem: AttentionProblem, terms: RowTerms):
+        ext = loader.load()
+        block_q = self.block_q or default_block_q(problem.q_len)
+        q = _rows_contiguous(problem.q)  # [B, Hq, Lq, D]
+        k = _rows_contiguous(problem.k)  # [B, Hkv, Lk, D]
+        v, dout = None, None
+        if terms.dout is not None and problem.v is not None:
+            v = problem.v
+            if not _surely_finite(v):
+                v = nonfinite_value_keys(v)[0]  # bad rows zeroed: they poison rows through D only
+            v = _rows_contiguous(v)  # [B, Hkv, Lk, Dv]
+            dout = terms.dout.to(torch.float32).contiguous()  # [B, Hq, Lq, Dv]
+        rows = [x.to(torch.float32).contiguous() for x in (terms.lse, terms.const, terms.g_h, terms.k2, terms.g_sink)]
+        dq, dk_h, dv_h = ext.backward(
+            q, k, v, dout, _expanded_mask(problem), *rows,
+            problem.scale, problem.causal, problem.window or 0, problem.softcap or 0.0,
+            problem.sink_tokens, block_q, self.block_k,
+        )  # fp32: [B, Hq, Lq, D], [B, Hq, Lk, D], [B, Hq, Lk, Dv] or undefined
+        B, Hkv, G, Lk = problem.batch, problem.kv_heads, problem.group, problem.k_len
+        if G > 1:  # per query head -> per KV head: sum over the group
+            dk_h = dk_h.view(B, Hkv, G, Lk, -1).sum(dim=2)
+            if dout is not None:
+                dv_h = dv_h.view(B, Hkv, G, Lk, -1).sum(dim=2)
+        return dq, dk_h, dv_h if dout is not None else None
+
+
+def _expanded_mask(problem: AttentionProblem) -> torch.Tensor | None:
+    mask = problem.attn_mask
+    if mask is None:
+        return None
+    if mask.dtype != torch.bool:
+        mask = mask.to(torch.float32)
+    # A stride-0 view: a broadcast mask is never materialised at [B, Hq, Lq, Lk].
+    return mask.detach().expand(problem.full_shape)
+
+
+def _forward(problem: AttentionProblem, block_q: int | None, block_k: int) -> AttentionResult:
     ext = loader.load()
     if block_q is None:
         block_q = default_block_q(problem.q_len)
@@ -69,12 +122,7 @@ def run(
     q = _rows_contiguous(problem.q)  # [B, Hq, Lq, D]
     k = _rows_contiguous(problem.k)  # [B, Hkv, Lk, D]
     v = None if v_clean is None else _rows_contiguous(v_clean)  # [B, Hkv, Lk, Dv]
-    mask = problem.attn_mask
-    if mask is not None:
-        if mask.dtype != torch.bool:
-            mask = mask.to(torch.float32)
-        # A stride-0 view: a broadcast mask is never materialised at [B, Hq, Lq, Lk].
-        mask = mask.expand(problem.full_shape)
+    mask = _expanded_mask(problem)
     if bad_keys is not None:
         bad_keys = bad_keys.contiguous()
     out, shannon, renyi2, lse, sink = ext.forward(
