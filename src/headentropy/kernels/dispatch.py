@@ -16,6 +16,7 @@ import torch
 
 from . import triton_fwd as _triton_backend  # cheap: imports triton only when it runs
 from .cpu import backend as _cpu_backend  # cheap: compiles only when probed
+from .autograd import needs_grad
 from .problem import SUPPORTED_DTYPES, AttentionProblem, default_scale
 from .result import AttentionResult
 
@@ -88,13 +89,8 @@ def _run_torch(problem: AttentionProblem) -> AttentionResult:
     return torch_blocked_attention(problem)
 
 
-def _torch_supports(problem: AttentionProblem, needs_grad: bool) -> str | None:
-    return None  # every problem, with or without gradients
-
-
-def _cpu_supports(problem: AttentionProblem, needs_grad: bool) -> str | None:
-    if needs_grad and not getattr(_cpu_backend, "HAS_BACKWARD", False):
-        return "the fused C++ kernel is forward-only here; inputs that require grad need backend='torch'"
+def _every_problem(problem: AttentionProblem, needs_grad: bool) -> str | None:
+    """torch and cpu take every validated problem, with or without gradients (recomputing backward)."""
     return None
 
 
@@ -111,8 +107,8 @@ def register_backend(backend: Backend) -> None:
 # CPU tensors reach triton only through Triton's interpreter (TRITON_INTERPRET=1, for tests):
 # the probe reports unavailable without CUDA or the interpreter.
 register_backend(Backend("triton", ("cuda", "cpu"), _triton_backend.probe, _triton_backend.supports, _triton_backend.run))
-register_backend(Backend("cpu", ("cpu",), _cpu_backend.probe, _cpu_supports, _cpu_backend.run))
-register_backend(Backend("torch", ("cpu", "cuda", "mps", "xpu"), _always, _torch_supports, _run_torch))
+register_backend(Backend("cpu", ("cpu",), _cpu_backend.probe, _every_problem, _cpu_backend.run))
+register_backend(Backend("torch", ("cpu", "cuda", "mps", "xpu"), _always, _every_problem, _run_torch))
 # The fp64 reference is ground truth for tests: "auto" never picks it.
 register_backend(Backend("reference", ("cpu", "cuda", "mps", "xpu"), _always, _reference_supports, _run_reference,
                          auto=False))
@@ -177,13 +173,6 @@ def choose_backend(backend: str, problem: AttentionProblem, needs_grad: bool) ->
             return b
         reasons.append(f"{b.name}: {reason}")
     raise BackendUnavailable("no backend can run this call (" + "; ".join(reasons) + ")")
-
-
-def needs_grad(problem: AttentionProblem) -> bool:
-    """Whether autograd will want gradients of this call's inputs."""
-    return torch.is_grad_enabled() and any(
-        x is not None and x.requires_grad for x in (problem.q, problem.k, problem.v, problem.attn_mask)
-    )
 
 
 def _check_tensor(name: str, x: object, rank: int, layout: str) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""Portable blocked attention with online entropy accumulators (DESIGN §2), pure PyTorch.
+"""Portable blocked attention with online entropy accumulators (docs/design.md §1), pure PyTorch.
 
 Queries are processed in blocks of `block_q` rows and keys streamed in blocks of `block_k`, so
 the largest temporary is `[B, Hq, block_q, block_k]`: memory O(B·H·block_q·block_k), never N×N.

@@ -1,4 +1,4 @@
-// Fused CPU attention forward with per-row entropy statistics (DESIGN §2).
+// Fused CPU attention forward with per-row entropy statistics (docs/design.md §1).
 //
 // One task = one (batch, query head, query block). A task streams the key blocks its rows can
 // see; per key block:
@@ -8,7 +8,7 @@
 //   acc = α·acc + P·V          BLAS, skipped entirely when v is None
 // The N×N matrix is never stored: per thread the largest buffer is [bq, bk].
 //
-// Backward (`backward` below, DESIGN §2 "Gradients", formula in kernels/autograd.py): one task =
+// Backward (`backward` below, docs/design.md §1 "Gradients", formula in kernels/autograd.py): one task =
 // one (batch, query head); it walks its query blocks and, per visible key block, recomputes
 //   S = scale · Q·Kᵀ, soft-cap/mask as in the forward, P = e^{s - lse}     (sgemm_)
 //   dP = dO·Vᵀ                                                            (sgemm_)
@@ -234,7 +234,7 @@ struct Workspace {
   std::vector<float> q, k, v;      // fp32 copies of the blocks (only for non-fp32 inputs)
   std::vector<float> s;            // [bq, ldS] scores, then P in place
   std::vector<float> acc;          // [bq, Dv] un-normalised output
-  std::vector<float> m, l, t, l2, ls, bad;  // [bq] row accumulators (DESIGN §2)
+  std::vector<float> m, l, t, l2, ls, bad;  // [bq] row accumulators (docs/design.md §1)
   void prepare(const Problem& p, bool convert) {
     auto grow = [](std::vector<float>& x, int64_t n) {
       if (static_cast<int64_t>(x.size()) < n) x.resize(n);
@@ -366,7 +366,7 @@ void run_block(const Problem& p, const scalar_t* qp, const scalar_t* kp, const s
     }
   }
 
-  // Final values (DESIGN §2); a fully masked row (l = 0) is exact zeros with lse = -inf.
+  // Final values (docs/design.md §1); a fully masked row (l = 0) is exact zeros with lse = -inf.
   const int64_t row0 = (b * p.Hq + h) * p.Lq + qs;
   for (int64_t r = 0; r < bq; ++r) {
     const float l = ws.l[r];

@@ -24,14 +24,16 @@ import warnings
 from pathlib import Path
 from types import ModuleType
 
+# $HEADENTROPY_CACHE moves the build cache with every other cache of the project (tests use a
+# temporary one).
+from ...cache import CACHE_ENV, cache_dir as cache_root  # noqa: F401 -- CACHE_ENV: for tests
+
 SOURCE = Path(__file__).with_name("attention_entropy.cpp")
 # -march: the vector ISA of the build (AVX-512 / AVX2 / scalar paths in the .cpp follow it).
 # Override with e.g. HEADENTROPY_CPU_ARCH=x86-64-v3 for a cache shared by different machines.
 ARCH_ENV = "HEADENTROPY_CPU_ARCH"
 # -fopenmp at link time records libgomp.so.1, which resolves to the copy torch already loaded.
 LDFLAGS = ("-fopenmp",)
-# Set to a directory to move the build cache (tests use a temporary one).
-CACHE_ENV = "HEADENTROPY_CACHE_DIR"
 
 
 class KernelUnavailable(RuntimeError):
@@ -41,15 +43,6 @@ class KernelUnavailable(RuntimeError):
 _lock = threading.Lock()
 _module: ModuleType | None = None
 _error: str | None = None
-
-
-def cache_root() -> Path:
-    env = os.environ.get(CACHE_ENV)
-    if env:
-        return Path(env)
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("headentropy"))
 
 
 def _cpu_flags() -> str:
