@@ -59,24 +59,24 @@ def test_healthy_minilm_is_silent_about_anomalies():
     assert not trace.generated.any()
 
 
-def test_collapse_fires_alone_when_queries_are_scaled_up(smollm2):
+def _with_scaled_queries(smollm2, factor: float, kind: str):
+    """Findings of SmolLM2 with its query projections scaled; asserts `kind` is the only anomaly."""
     model, tok = smollm2
-    with cases.scaled_queries(model, 30.0):
+    with cases.scaled_queries(model, factor):
         trace = cases.forward_trace(model, tok, cases.PROMPTS[:1])
     findings = diagnose(trace, tok)
-    assert kinds(findings) & ANOMALIES == {"entropy_collapse"}
-    f = next(f for f in findings if f.kind == "entropy_collapse")
+    assert kinds(findings) & ANOMALIES == {kind}
+    return next(f for f in findings if f.kind == kind)
+
+
+def test_collapse_fires_alone_when_queries_are_scaled_up(smollm2):
+    f = _with_scaled_queries(smollm2, 30.0, "entropy_collapse")
     assert f.evidence["value"] >= T.COLLAPSE_HEAD_FRACTION and f.evidence["threshold"] == T.COLLAPSE_HEAD_FRACTION
     assert f.causes and f.mitigations and "entropy regularisation" in " ".join(f.mitigations)
 
 
 def test_overload_fires_alone_when_queries_are_zeroed(smollm2):
-    model, tok = smollm2
-    with cases.scaled_queries(model, 0.0):
-        trace = cases.forward_trace(model, tok, cases.PROMPTS[:1])
-    findings = diagnose(trace, tok)
-    assert kinds(findings) & ANOMALIES == {"entropic_overload"}
-    f = next(f for f in findings if f.kind == "entropic_overload")
+    f = _with_scaled_queries(smollm2, 0.0, "entropic_overload")
     assert f.evidence["value"] == pytest.approx(1.0)
 
 

@@ -39,6 +39,15 @@ def run_cli(*args: str, timeout: float = 240, cwd: Path | None = None) -> Run:
     return Run(p.returncode, p.stdout, p.stderr)
 
 
+def one_line_error(run: Run) -> str:
+    """A user error: exit 2, one `headentropy: error:` line, no traceback. Returns the line."""
+    assert run.returncode == 2, run.stderr
+    assert "Traceback" not in run.stderr
+    errors = [line for line in run.stderr.splitlines() if line.startswith("headentropy: error:")]
+    assert len(errors) == 1, run.stderr
+    return errors[0]
+
+
 @dataclass
 class Report:
     dir: Path

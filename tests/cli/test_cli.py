@@ -10,18 +10,9 @@ import pytest
 from headentropy import EntropyTrace
 from headentropy.report import FORMAT
 
-from .helpers import SMOL_GENERATE, XSS, minilm_dataset_report, run_cli, smollm2_report
+from .helpers import SMOL_GENERATE, XSS, minilm_dataset_report, one_line_error, run_cli, smollm2_report
 
 pytestmark = pytest.mark.slow
-
-
-def _one_line_error(run) -> str:
-    """A user error: exit 2, one `headentropy: error:` line, no traceback."""
-    assert run.returncode == 2, run.stderr
-    assert "Traceback" not in run.stderr
-    errors = [line for line in run.stderr.splitlines() if line.startswith("headentropy: error:")]
-    assert len(errors) == 1, run.stderr
-    return errors[0]
 
 
 # ---- report on SmolLM2 (generation, chat template) -------------------------------------------
@@ -112,7 +103,7 @@ def test_dataset_skips_bad_lines_by_number():
 
 
 def test_generate_with_encoder_is_a_clear_error():
-    line = _one_line_error(run_cli("report", "--model", "minilm", "--generate", "3", "--out", "unused", "--quiet"))
+    line = one_line_error(run_cli("report", "--model", "minilm", "--generate", "3", "--out", "unused", "--quiet"))
     assert "encoder" in line and "--generate" in line
 
 
@@ -132,16 +123,16 @@ def test_unusable_backend_is_refused(monkeypatch, backend):
     # No CUDA here (and no Triton interpreter in this environment): the monitor checks the
     # backend on entry, so a refusal shows the flag reaches the attention backend choice.
     monkeypatch.delenv("TRITON_INTERPRET", raising=False)
-    line = _one_line_error(run_cli("profile", "--model", "minilm", "--prompt", "x y z", "--backend", backend, "--quiet"))
+    line = one_line_error(run_cli("profile", "--model", "minilm", "--prompt", "x y z", "--backend", backend, "--quiet"))
     assert f"backend={backend!r}" in line
 
 
 # ---- bad input, no model run ----------------------------------------------------------------
 
-def test_unknown_model_is_one_line_error(tmp_path):
-    line = _one_line_error(run_cli("report", "--model", "no-such-model", "--out", str(tmp_path / "o")))
+def test_unknown_model_isone_line_error(tmp_path):
+    line = one_line_error(run_cli("report", "--model", "no-such-model", "--out", str(tmp_path / "o")))
     assert "no-such-model" in line
-    line = _one_line_error(run_cli("report", "--model", str(tmp_path / "missing"), "--out", str(tmp_path / "o")))
+    line = one_line_error(run_cli("report", "--model", str(tmp_path / "missing"), "--out", str(tmp_path / "o")))
     assert "missing" in line
 
 
@@ -149,7 +140,7 @@ def test_local_folder_that_is_not_a_model(tmp_path):
     folder = tmp_path / "not-a-model"
     folder.mkdir()
     (folder / "readme.txt").write_text("hello")
-    line = _one_line_error(run_cli("report", "--model", str(folder), "--out", str(tmp_path / "o"), "--quiet"))
+    line = one_line_error(run_cli("report", "--model", str(folder), "--out", str(tmp_path / "o"), "--quiet"))
     assert "cannot load model" in line
 
 
@@ -159,7 +150,7 @@ def test_local_folder_that_is_not_a_model(tmp_path):
     (["--prompt-file", "/nonexistent/prompt.txt"], "cannot read --prompt-file"),
 ])
 def test_bad_prompt_arguments(tmp_path, args, words):
-    line = _one_line_error(run_cli("report", *args, "--out", str(tmp_path / "o")))
+    line = one_line_error(run_cli("report", *args, "--out", str(tmp_path / "o")))
     assert words in line
 
 
@@ -169,21 +160,21 @@ def test_bad_device(tmp_path, device, words):
 
     if device.startswith("cuda") and torch.cuda.is_available():
         pytest.skip("this machine has CUDA: cuda:0 is a valid device here")
-    line = _one_line_error(run_cli("report", "--model", "minilm", "--device", device, "--out", str(tmp_path / "o")))
+    line = one_line_error(run_cli("report", "--model", "minilm", "--device", device, "--out", str(tmp_path / "o")))
     assert words in line
 
 
 def test_empty_prompt_file(tmp_path):
     f = tmp_path / "p.txt"
     f.write_text("\n  \n")
-    assert "is empty" in _one_line_error(run_cli("report", "--prompt-file", str(f), "--out", str(tmp_path / "o")))
+    assert "is empty" in one_line_error(run_cli("report", "--prompt-file", str(f), "--out", str(tmp_path / "o")))
 
 
 def test_dataset_without_usable_lines(tmp_path):
     f = tmp_path / "d.jsonl"
     f.write_text("nope\n{\"text\": \"\"}\n")
     run = run_cli("report", "--dataset", str(f), "--out", str(tmp_path / "o"))
-    assert "no usable line" in _one_line_error(run)
+    assert "no usable line" in one_line_error(run)
     assert f"{f}:1: skipped" in run.stderr and f"{f}:2: skipped" in run.stderr
 
 
@@ -191,7 +182,7 @@ def test_out_with_foreign_files_is_refused(tmp_path):
     out = tmp_path / "mine"
     out.mkdir()
     (out / "thesis.tex").write_text("precious")
-    line = _one_line_error(run_cli("report", "--out", str(out)))
+    line = one_line_error(run_cli("report", "--out", str(out)))
     assert "--force" in line
     assert sorted(p.name for p in out.iterdir()) == ["thesis.tex"]
 
@@ -199,8 +190,8 @@ def test_out_with_foreign_files_is_refused(tmp_path):
 def test_compare_rejects_non_reports(tmp_path):
     bogus = tmp_path / "r.json"
     bogus.write_text('{"hello": 1}')
-    assert "not a headentropy report" in _one_line_error(run_cli("compare", str(bogus), str(bogus)))
-    assert "does not exist" in _one_line_error(run_cli("compare", str(tmp_path / "a"), str(bogus)))
+    assert "not a headentropy report" in one_line_error(run_cli("compare", str(bogus), str(bogus)))
+    assert "does not exist" in one_line_error(run_cli("compare", str(tmp_path / "a"), str(bogus)))
 
 
 def test_backends_lists_availability():

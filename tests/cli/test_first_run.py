@@ -21,17 +21,9 @@ from headentropy.report import build_report, write_report
 from headentropy.report.html import render_html
 
 from ..hf.conftest import make_tiny, padded_batch
-from .helpers import SCRIPT, run_cli, smollm2_report
+from .helpers import SCRIPT, one_line_error, run_cli, smollm2_report
 
 pytestmark = pytest.mark.slow
-
-
-def _one_line_error(run) -> str:
-    assert run.returncode == 2, run.stderr
-    assert "Traceback" not in run.stderr
-    errors = [line for line in run.stderr.splitlines() if line.startswith("headentropy: error:")]
-    assert len(errors) == 1, run.stderr
-    return errors[0]
 
 
 # ---- 1. inputs under MIN_KEYS + MIN_POSITIONS tokens -----------------------------------------
@@ -58,7 +50,7 @@ def test_input_beyond_the_models_positions_is_refused_or_truncated(tmp_path):
     long = tmp_path / "long.txt"
     long.write_text("word " * 900)
     run = run_cli("report", "--model", "minilm", "--prompt-file", str(long), "--out", str(tmp_path / "a"), "-q")
-    line = _one_line_error(run)
+    line = one_line_error(run)
     assert "512" in line and "--max-length" in line
     assert not (tmp_path / "a").exists()  # nothing written
 
@@ -72,7 +64,7 @@ def test_input_beyond_the_models_positions_is_refused_or_truncated(tmp_path):
 def test_generate_beyond_the_context_is_refused_before_generating(tmp_path):
     run = run_cli("report", "--prompt", "Hello there, how are you?", "--generate", "1000000",
                   "--out", str(tmp_path / "r"), "-q")
-    line = _one_line_error(run)
+    line = one_line_error(run)
     assert "8192" in line and "positions" in line
 
 
@@ -83,7 +75,7 @@ def test_unwritable_out_is_one_line_before_the_model_loads(tmp_path, bad):
     (tmp_path / "afile.txt").write_text("x")
     # An unknown model would fail at load time: the --out error coming first proves the order.
     run = run_cli("report", "--model", "no-such-model-anywhere/xyz", "--out", bad, "-q", cwd=tmp_path)
-    line = _one_line_error(run)
+    line = one_line_error(run)
     assert "--out" in line and "model" not in line.split("--out")[0]
 
 
@@ -203,7 +195,7 @@ def test_compare_an_incomplete_report_says_so(tmp_path):
     data = smollm2_report().data
     del data["findings"]
     (tmp_path / "report.json").write_text(json.dumps(data))
-    line = _one_line_error(run_cli("compare", str(tmp_path), str(smollm2_report().dir)))
+    line = one_line_error(run_cli("compare", str(tmp_path), str(smollm2_report().dir)))
     assert "not a complete report" in line and "findings" in line
 
 
@@ -216,7 +208,7 @@ def test_loading_a_truncated_trace_or_a_folder_is_a_value_error(tmp_path):
     for path in (cut, tmp_path):
         with pytest.raises(ValueError, match=r"not a \(complete\) headentropy trace"):
             he.EntropyTrace.load(path)
-    line = _one_line_error(run_cli("compare", str(cut), str(cut)))
+    line = one_line_error(run_cli("compare", str(cut), str(cut)))
     assert "not a (complete) headentropy trace" in line
 
 

@@ -11,6 +11,17 @@ from headentropy.hf import models
 from .conftest import make_tiny
 
 
+def _monitored_output_matches_sdpa(model, enc, output: str) -> he.monitor:
+    """Run `model` plain and monitored; the valid positions of `output` agree within 1e-4."""
+    with torch.no_grad():
+        ref = getattr(model(**enc), output)
+        with he.monitor(model) as mon:
+            got = getattr(model(**enc), output)
+    valid = enc.attention_mask.bool()
+    assert (ref - got)[valid].abs().max().item() < 1e-4
+    return mon
+
+
 def test_smollm2_is_the_real_model_and_matches_sdpa_under_monitor(smollm2):
     model, tok = smollm2
     cfg = model.config
@@ -20,12 +31,7 @@ def test_smollm2_is_the_real_model_and_matches_sdpa_under_monitor(smollm2):
     cached = models._smollm2_cache_path(models.smollm2_gguf())
     assert (cached / "model.safetensors").is_file() and (cached / "tokenizer.json").is_file()
     enc = tok(["The quick brown fox jumps over the lazy dog.", "Hello"], return_tensors="pt", padding=True)
-    with torch.no_grad():
-        ref = model(**enc).logits
-        with he.monitor(model) as mon:
-            got = model(**enc).logits
-    valid = enc.attention_mask.bool()
-    assert (ref - got)[valid].abs().max().item() < 1e-4
+    mon = _monitored_output_matches_sdpa(model, enc, "logits")
     assert model.config._attn_implementation == "sdpa"
     # DESIGN §10: descent-ascent layer profile (high at layer 0, minimum in late-middle layers).
     prof = mon.trace.normalized().nanmean(dim=(0, 2, 3))  # [30]
@@ -37,13 +43,8 @@ def test_minilm_is_the_real_encoder_and_matches_sdpa_under_monitor(minilm):
     assert type(model).__name__ == "BertModel"
     assert (model.config.num_hidden_layers, model.config.num_attention_heads) == (6, 12)
     enc = tok(["a short one", "a considerably longer sentence about attention entropy"], return_tensors="pt", padding=True)
-    with torch.no_grad():
-        ref = model(**enc).last_hidden_state
-        with he.monitor(model) as mon:
-            got = model(**enc).last_hidden_state
+    trace = _monitored_output_matches_sdpa(model, enc, "last_hidden_state").trace
     valid = enc.attention_mask.bool()
-    assert (ref - got)[valid].abs().max().item() < 1e-4
-    trace = mon.trace
     assert trace.shannon.shape == (2, 6, 12, enc.input_ids.shape[1])
     # Bidirectional: every valid query sees all valid keys of its row.
     n_real = enc.attention_mask.sum(-1)  # [B]

@@ -36,9 +36,10 @@ SHAPE_NOTES = {
     "u_shape": "high in the first and last layers, lowest in the middle.",
     "descent_ascent": ("falls from the first layers to a minimum, then rises towards the output; "
                        "the embedded SmolLM2 shows this on prompts of about 90 tokens."),
-    "descending": ("falls with depth and does not rise again. Not by itself a sign of trouble: "
-                   "the healthy embedded MiniLM encoder gives this shape, and so can short prompts "
-                   "of causal models; compare with a healthy run of the same model and input length."),
+    "descending": ("falls with depth and does not rise again. Not by itself a sign of trouble: the "
+                   "shape depends on the model and on the input (its length and kind); the U / "
+                   "descent-ascent pattern is a hypothesis measured here on causal LMs with prompts "
+                   "of about 90 tokens. Compare with a healthy run of the same model and input length."),
     "ascending": "rises with depth. Compare with a healthy run of the same model and input length.",
     "flat": "about the same in every layer (see the flat_profile finding, if any).",
     "insufficient_data": "no shape: too few tokens to read one.",

@@ -136,8 +136,9 @@ def render_html(report: dict) -> str:
     title = f"headentropy report — {report['model']}"
     figures = [
         ("layer-profile", "Layer profile", plots.layer_profile_svg,
-         "Mean normalised entropy per layer (H / log n, 0 = one-hot, 1 = uniform). Healthy models tend "
-         "to a U-shape or descent-ascent; a flat line suggests deep layers are unused."),
+         "Mean normalised entropy per layer (H / log n, 0 = one-hot, 1 = uniform). A hypothesis, not a "
+         "rule: healthy causal LMs show a U-shape or descent-ascent (the embedded SmolLM2 does on "
+         "~90-token prompts), and a flat line may mean deep layers are unused."),
         ("head-heatmap", "Layer × head", plots.head_heatmap_svg, "Mean normalised entropy of every head."),
         ("timeline", "Per-token entropy", plots.timeline_svg,
          "Mean over layers and heads per token; green: generated part; red triangles: spikes."),
