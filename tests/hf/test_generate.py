@@ -6,10 +6,9 @@ import pytest
 import torch
 
 import headentropy as he
+from headentropy.trace import STATS
 
 from .conftest import make_tiny, padded_batch
-
-STATS = ("shannon", "renyi2", "sink_mass")
 
 
 def _assert_same_as_full_forward(model, trace, sequences, mask2d, atol=1e-4):

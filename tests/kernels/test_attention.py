@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import pytest
@@ -11,14 +10,9 @@ import torch
 from .backends import backend_params, run_backend
 from .cases import CASES, HARD_CASES, Case
 from .oracle import naive_same_dtype, oracle
+from .tolerance import FLOORS, STATS, assert_within_tolerance, first_mismatches, max_error
 
-STATS = ("shannon", "renyi2", "lse", "sink_mass")
-DTYPES = {
-    # dtype: absolute floor added to 2× the naive same-dtype error (DESIGN §7)
-    torch.float32: 2e-5,
-    torch.bfloat16: 2e-3,
-    torch.float16: 1e-3,
-}
+DTYPES = FLOORS  # the dtypes of the grid, with their tolerance floors
 _ORACLE_CACHE: dict[tuple[str, torch.dtype], dict] = {}
 
 
@@ -28,25 +22,6 @@ def _oracle_for(case: Case, dtype: torch.dtype) -> dict:
         (q, k, v), kwargs = case.inputs(dtype)
         _ORACLE_CACHE[key] = oracle(q, k, v, **kwargs)
     return _ORACLE_CACHE[key]
-
-
-def _max_error(name: str, got: torch.Tensor, want: np.ndarray) -> float:
-    """Max |got - want| where want is finite; non-finite entries must match exactly."""
-    got = got.double().numpy()
-    finite = np.isfinite(want)
-    bad = not np.array_equal(np.isfinite(got), finite) or not np.array_equal(got[~finite], want[~finite])
-    if bad:
-        where = np.argwhere(np.isfinite(got) != finite)[:5]
-        raise AssertionError(f"{name}: non-finite pattern differs from the oracle at {where.tolist()}")
-    if not finite.any():
-        return 0.0
-    return float(np.abs(got[finite] - want[finite]).max())
-
-
-def _first_mismatches(got: torch.Tensor, want: np.ndarray, tol: float) -> str:
-    diff = np.abs(got.double().numpy() - want)
-    idx = np.argwhere(np.nan_to_num(diff, nan=np.inf) > tol)[:5]
-    return ", ".join(f"{tuple(i)}: got {got.double().numpy()[tuple(i)]:.7g} want {want[tuple(i)]:.7g}" for i in idx)
 
 
 @pytest.mark.parametrize("backend", backend_params())
@@ -69,19 +44,7 @@ def test_tolerance_rule_against_fp64(case: Case, dtype: torch.dtype, backend: st
         assert got.out.dtype == dtype and got.out.shape == (case.B, case.Hq, case.Lq, case.Dv or case.D)
 
     names = STATS if case.stats_only else (*STATS, "out")
-    finite_rows = np.isfinite(want["lse"])  # the naive softmax gives NaN on fully masked rows
-    for name in names:
-        err = _max_error(name, getattr(got, name), want[name])
-        ref = want[name][finite_rows]
-        naive_val = getattr(naive[name], "double")().numpy()[finite_rows] if finite_rows.any() else ref
-        naive_err = float(np.nanmax(np.abs(naive_val - ref))) if ref.size else 0.0
-        if not math.isfinite(naive_err):  # naive fp16 can overflow; then only the floor applies
-            naive_err = 0.0
-        allowed = 2 * naive_err + DTYPES[dtype] * max(1.0, float(np.abs(ref).max()) if ref.size else 1.0)
-        assert err <= allowed, (
-            f"{name}: max error {err:.3g} > allowed {allowed:.3g} (naive {dtype} error {naive_err:.3g}); "
-            f"first mismatches: {_first_mismatches(getattr(got, name), want[name], allowed)}"
-        )
+    assert_within_tolerance(got, want, naive, dtype, names)
 
 
 @pytest.mark.parametrize("backend", backend_params())
@@ -99,9 +62,9 @@ def test_hard_cases_within_2e4_fp32(case: Case, backend: str):
     for name in names:
         tensor = getattr(got, name)
         assert not torch.isnan(tensor).any(), f"{name} has NaN"
-        err = _max_error(name, tensor, want[name])
+        err = max_error(name, tensor, want[name])
         scale = max(1.0, float(np.abs(want[name][np.isfinite(want[name])]).max(initial=0.0))) if name == "lse" else 1.0
-        assert err <= 2e-4 * scale, f"{name}: max error {err:.3g}; {_first_mismatches(tensor, want[name], 2e-4 * scale)}"
+        assert err <= 2e-4 * scale, f"{name}: max error {err:.3g}; {first_mismatches(tensor, want[name], 2e-4 * scale)}"
 
 
 @pytest.mark.parametrize("backend", backend_params())

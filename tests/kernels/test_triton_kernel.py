@@ -32,10 +32,8 @@ from headentropy.kernels.reference import reference_attention  # noqa: E402
 
 from .cases import Case  # noqa: E402
 from .oracle import naive_same_dtype, oracle, visibility  # noqa: E402
+from .tolerance import FLOORS, STATS, assert_within_tolerance  # noqa: E402
 
-STATS = ("shannon", "renyi2", "lse", "sink_mass")
-# dtype -> absolute floor added to 2x the naive same-dtype error (scaled by max(1, |ref|max))
-FLOORS = {torch.float32: 2e-5, torch.float16: 1e-3, torch.bfloat16: 2e-3}
 HAS_CUDA = torch.cuda.is_available()
 
 
@@ -49,35 +47,6 @@ def interp(monkeypatch):
 def _run(q, k, v=None, *, poison=True, **kwargs) -> he.AttentionResult:
     """The kernel with outputs pre-filled with NaN, so an unwritten element cannot pass."""
     return triton_fwd._launch(build_problem(q, k, v, **kwargs), poison=poison)
-
-
-def _check_tolerance(got, want: dict, naive: dict, dtype: torch.dtype, names) -> None:
-    """error(triton) <= 2 * error(naive PyTorch in dtype) + floor, and the same non-finite pattern."""
-    finite_rows = np.isfinite(want["lse"])
-    for name in names:
-        g = getattr(got, name).double().cpu().numpy()
-        w = want[name]
-        finite = np.isfinite(w)
-        mism = np.argwhere(np.isfinite(g) != finite)
-        assert mism.size == 0, f"{name}: non-finite pattern differs at {mism[:5].tolist()}"
-        assert np.array_equal(g[~finite], w[~finite]), f"{name}: non-finite values differ"
-        if not finite.any():
-            continue
-        err = float(np.abs(g[finite] - w[finite]).max())
-        ref = w[finite_rows]
-        naive_err = 0.0
-        if ref.size:
-            nv = naive[name].double().cpu().numpy()[finite_rows]
-            naive_err = float(np.nanmax(np.abs(nv - ref)))
-            naive_err = naive_err if math.isfinite(naive_err) else 0.0  # fp16 overflow: floor only
-        scale = max(1.0, float(np.abs(w[finite]).max()))
-        allowed = 2.0 * naive_err + FLOORS[dtype] * scale
-        diff = np.where(finite, np.abs(g - np.where(finite, w, 0.0)), 0.0)
-        worst = np.unravel_index(np.argmax(diff), diff.shape)
-        assert err <= allowed, (
-            f"{name}: max error {err:.3g} > allowed {allowed:.3g} (naive {dtype} error "
-            f"{naive_err:.3g}); worst at {tuple(int(i) for i in worst)}: got {g[worst]:.7g} want {w[worst]:.7g}"
-        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -133,7 +102,7 @@ def test_interpreter_tolerance_rule(interp, case: Case, dtype: torch.dtype):
     else:
         assert got.out.dtype == dtype and got.out.shape == (case.B, case.Hq, case.Lq, case.Dv or case.D)
         names = (*STATS, "out")
-    _check_tolerance(got, want, naive, dtype, names)
+    assert_within_tolerance(got, want, naive, dtype, names)
 
 
 @pytest.mark.parametrize("blocks", [(32, 16), (16, 32), (64, 64)], ids=lambda b: f"bm{b[0]}-bn{b[1]}")
@@ -146,7 +115,7 @@ def test_interpreter_other_block_sizes(interp, case: Case, blocks):
     """Other BLOCK_M/BLOCK_N move the diagonal, window edge and tail to different block slots."""
     (q, k, v), kwargs = case.inputs(torch.float32)
     got = triton_fwd._launch(build_problem(q, k, v, **kwargs), block_m=blocks[0], block_n=blocks[1], poison=True)
-    _check_tolerance(got, _oracle(case, torch.float32, ((q, k, v), kwargs)),
+    assert_within_tolerance(got, _oracle(case, torch.float32, ((q, k, v), kwargs)),
                      naive_same_dtype(q, k, v, **kwargs), torch.float32, (*STATS, "out"))
 
 
@@ -392,7 +361,7 @@ def test_gpu_tolerance_rule(compiled, case, dtype):
     want = {n: getattr(ref, n).cpu().numpy() for n in (*STATS, "out") if getattr(ref, n) is not None}
     naive = _naive_gpu(q, k, v, **c)
     assert got.backend == "triton"
-    _check_tolerance(got, want, naive, dtype, STATS if stats_only else (*STATS, "out"))
+    assert_within_tolerance(got, want, naive, dtype, STATS if stats_only else (*STATS, "out"))
 
 
 @pytest.mark.gpu
