@@ -238,3 +238,48 @@ def test_html_marks_spike_tokens_and_explains_grey_tokens():
     html = render_html(report)
     assert html.count('class="tok gen spike') + html.count('class="tok spike') == 1
     assert f"fewer than {T.MIN_KEYS} keys" in html
+
+
+# ---- 12. progress and -q -----------------------------------------------------------------------
+
+def test_quiet_silences_transformers_loading_bar():
+    assert "Loading weights" not in smollm2_report().run.stderr  # made with --quiet
+
+
+def test_progress_in_a_log_is_plain_lines(monkeypatch, capsys):
+    from headentropy import progress as he_progress
+
+    monkeypatch.setattr(he_progress, "LOG_INTERVAL_S", 0.0)  # a line per update
+    with he_progress.progress(3, "layers", unit="layers") as bar:  # stderr is captured: not a TTY
+        for _ in range(3):
+            bar.update(1)
+    err = capsys.readouterr().err
+    assert "\r" not in err
+    assert err.splitlines()[-1].startswith("layers: 3/3 layers")
+
+
+# ---- 16. hub ids --------------------------------------------------------------------------------
+
+def _hub_env(tmp_path: Path) -> dict:
+    return dict(os.environ, HF_HUB_CACHE=str(tmp_path / "hub"), HF_HUB_OFFLINE="1")
+
+
+def test_hub_id_from_the_local_cache_is_accepted(tmp_path):
+    from headentropy.hf.models import _package_dir
+
+    repo = tmp_path / "hub" / "models--someone--tiny-minilm"
+    shutil.copytree(_package_dir("minilm") / "model", repo / "snapshots" / "0123abcd")
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("0123abcd")
+    p = subprocess.run([str(SCRIPT), "profile", "--model", "someone/tiny-minilm", "--prompt",
+                        "A hub id read from the local Hugging Face cache, with no network at all.", "-q"],
+                       capture_output=True, text=True, env=_hub_env(tmp_path), timeout=240)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["shape"]["layers"] == 6
+
+
+def test_hub_id_not_in_the_cache_is_one_line(tmp_path):
+    p = subprocess.run([str(SCRIPT), "report", "--model", "someone/not-cached-anywhere", "--out",
+                        str(tmp_path / "r"), "-q"], capture_output=True, text=True, env=_hub_env(tmp_path), timeout=240)
+    line = one_line_error(p)
+    assert "someone/not-cached-anywhere" in line and "local Hugging Face cache" in line
