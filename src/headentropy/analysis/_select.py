@@ -20,12 +20,15 @@ def _enough_keys(trace: EntropyTrace) -> torch.Tensor:
     return trace.valid[:, None, :] & (trace.n_keys >= MIN_KEYS)  # [B, L, N]
 
 
-def usable_positions(trace: EntropyTrace) -> torch.Tensor:
+def usable_positions(trace: EntropyTrace, gated: bool = True) -> torch.Tensor:
     """bool [B, L, N]: valid positions whose query sees at least MIN_KEYS keys in that layer;
-    none at all when the trace has too few of them (`data_sufficiency`), so that every
-    analysis reports n/a instead of a number drawn from a handful of tokens."""
+    with `gated`, none at all when the trace has too few of them (`data_sufficiency`), so that
+    every analysis reports n/a instead of a number drawn from a handful of tokens. Corpus
+    aggregates use `gated=False`: a short text still adds its positions to the corpus."""
     ok = _enough_keys(trace)
-    return ok if int(ok.all(dim=1).sum()) >= MIN_POSITIONS else torch.zeros_like(ok)
+    if not gated or int(ok.all(dim=1).sum()) >= MIN_POSITIONS:
+        return ok
+    return torch.zeros_like(ok)
 
 
 @dataclass(frozen=True)
@@ -51,16 +54,16 @@ def data_sufficiency(trace: EntropyTrace) -> DataSufficiency:
     return DataSufficiency(n, MIN_POSITIONS, MIN_KEYS, enough, reason)
 
 
-def normalized(trace: EntropyTrace, stat: str = "shannon") -> torch.Tensor:
+def normalized(trace: EntropyTrace, stat: str = "shannon", gated: bool = True) -> torch.Tensor:
     """H / log n_keys `[B, L, H, N]`, NaN where the position is not usable."""
-    usable = usable_positions(trace)[:, :, None, :]  # [B, L, 1, N]
+    usable = usable_positions(trace, gated)[:, :, None, :]  # [B, L, 1, N]
     return normalized_entropy(trace.stat(stat), trace.n_keys[:, :, None, :], usable)
 
 
-def raw(trace: EntropyTrace, stat: str = "shannon") -> torch.Tensor:
+def raw(trace: EntropyTrace, stat: str = "shannon", gated: bool = True) -> torch.Tensor:
     """The statistic itself `[B, L, H, N]`, NaN where the position is not usable."""
     h = trace.stat(stat).to(torch.float32)
-    ok = usable_positions(trace)[:, :, None, :]
+    ok = usable_positions(trace, gated)[:, :, None, :]
     return torch.where(ok, h, torch.full_like(h, float("nan")))
 
 
