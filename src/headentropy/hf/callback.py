@@ -113,7 +113,10 @@ class EntropyCallback(TrainerCallback):
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if self._pending and logs is not None:
-            logs.update(self._pending)
+            logs.update(self._pending)  # for the callbacks after this one
+            history = state.log_history
+            if history and history[-1].get("step") == state.global_step:
+                history[-1].update(self._pending)  # the Trainer copied `logs` there before on_log
             self._pending = {}
         return control
 

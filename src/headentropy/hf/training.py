@@ -131,6 +131,8 @@ class _Session:
             self._sync()
         except BaseException:
             group.remove(obj)
+            if not (self.regularizers or self.monitors) and _SESSIONS.get(self.model) is self:
+                del _SESSIONS[self.model]
             raise
 
     def discard(self, group: list, obj: Any) -> None:
