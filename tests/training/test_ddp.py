@@ -48,3 +48,26 @@ def test_torchrun_two_ranks_on_gloo_log_what_one_process_logs(tmp_path):
     own = json.loads((half / "rank0.json").read_text())["history"][0]
     assert abs(own["attention_entropy/mean"] - one["history"][0]["attention_entropy/mean"]) > 1e-4
     assert abs(own["attention_entropy/sink_mass"] - one["history"][0]["attention_entropy/sink_mass"]) > 1e-4
+
+
+@pytest.mark.slow
+def test_trainer_callback_under_torchrun_logs_once_on_rank_0(tmp_path):
+    from .helpers import read_tensorboard
+
+    single, multi = tmp_path / "single", tmp_path / "ddp"
+    for d in (single, multi):
+        d.mkdir()
+    _run(["tests/training/ddp_trainer_worker.py"], single)
+    _run(["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "tests/training/ddp_trainer_worker.py"],
+         multi)
+    one = json.loads((single / "trainer_rank0.json").read_text())
+    r0 = json.loads((multi / "trainer_rank0.json").read_text())
+    r1 = json.loads((multi / "trainer_rank1.json").read_text())
+    assert len(one) == len(r0) == 1 and r0 == r1  # both ranks computed the same reduced numbers
+    for key, value in one[0].items():
+        assert r0[0][key] == pytest.approx(value, abs=1e-6), key  # = one process over the global batch
+    # Written once: one event file (rank 0's), holding the numbers.
+    events = list((multi / "run").rglob("events.out.tfevents.*"))
+    assert len(events) == 1
+    tb = read_tensorboard(multi / "run")
+    assert dict(tb["train/attention_entropy/mean"])[1] == pytest.approx(one[0]["attention_entropy/mean"], abs=1e-6)

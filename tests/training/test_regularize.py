@@ -213,3 +213,39 @@ def test_bad_arguments_are_refused_with_the_argument_named():
     with he.regularize(model, backend="torch"), pytest.raises(ValueError, match="return_dict"):
         ids = RandomTokens(2).ids
         model(input_ids=ids, labels=ids, return_dict=False)
+
+
+def test_renyi2_and_targets_from_a_reference():
+    model = tiny_llama().train()
+    ids = RandomTokens(4).ids
+    with he.regularize(model, kind="max", stat="shannon", backend="torch") as sh:
+        model(input_ids=ids, labels=ids)
+    with he.regularize(model, kind="max", stat="renyi2", backend="torch") as r2:
+        model(input_ids=ids, labels=ids)
+    assert bool((r2.last_stats <= sh.last_stats + 1e-6).all())  # H2 <= H, head by head
+    assert float((sh.last_stats - r2.last_stats).mean()) > 0.01
+    # Targets taken from a reference (here: this model itself): no penalty on the same batch,
+    # a positive one once the model has moved away from them.
+    with he.regularize(model, weight=1.0, kind="target", targets=sh.last_stats, backend="torch") as tg:
+        model(input_ids=ids, labels=ids)
+        assert tg.last_penalty == pytest.approx(0.0, abs=1e-10)
+        scale_qk(model, 1.5)
+        model(input_ids=ids, labels=ids)
+        assert tg.last_penalty > 1e-3
+
+
+def test_trainer_uses_the_regularised_loss_unchanged(tmp_path):
+    """The Trainer's logged loss at step 1 is the model's loss plus weight × penalty."""
+    from .helpers import trainer_for
+
+    model = tiny_llama()
+    trainer = trainer_for(model, tmp_path, max_steps=1, report_to=())
+    trainer.train_dataset = RandomTokens(4)  # one batch: the whole dataset (the mean ignores order)
+    batch = RandomTokens(4).ids
+    with torch.no_grad():
+        plain = float(model.train()(input_ids=batch, labels=batch).loss)
+    with he.regularize(model, weight=0.5, kind="max", backend="torch") as handle:
+        trainer.train()
+    logged = next(e["loss"] for e in trainer.state.log_history if "loss" in e)
+    assert logged == pytest.approx(plain + 0.5 * handle.last_penalty, abs=1e-4)
+    assert handle.last_penalty < -0.3
