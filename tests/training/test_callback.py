@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 
 import pytest
-import torch
 
 import headentropy as he
 from headentropy.hf.training import _SESSIONS

@@ -117,10 +117,10 @@ class _Session:
         if s is None:
             s = _SESSIONS[model] = cls(model, backend)
         elif backend != "auto" and backend != s.backend:
-            if s.backend != "auto" and (s.regularizers or s.monitors):
+            if s._mon is not None:  # the shared monitor already runs; it has one backend
                 raise ValueError(
                     f"backend={backend!r}: this model's regulariser/monitor already runs on backend {s.backend!r}; "
-                    "use the same backend for both"
+                    "use the same backend for both (or 'auto' for one of them)"
                 )
             s.backend = backend
         return s
@@ -415,7 +415,7 @@ class TrainingMonitor:
         self._armed = False
         self._acc: torch.Tensor | None = None  # [3, L, H]: sum of normalised H, sum of sink mass, count
         self._baseline: torch.Tensor | None = None  # [L] layer means at the first sampled step
-        self._overload: list[tuple[bool, float]] = []  # (condition, model mean) per sampled step
+        self._overload: list[tuple[bool, float]] = []  # (condition, model mean), the last few samples
         self._auto_arm = _auto_arm
         self._closed = False
         if _auto_arm:
@@ -536,8 +536,8 @@ class TrainingMonitor:
 
         # entropic_overload: uniformly high, and staying there
         over = float((heads > T.OVERLOAD_HEAD_ENTROPY).double().mean())
-        self._overload.append((over >= T.OVERLOAD_HEAD_FRACTION, mean))
-        window = self._overload[-T.TRAIN_OVERLOAD_SAMPLES:]
+        self._overload = (self._overload + [(over >= T.OVERLOAD_HEAD_FRACTION, mean)])[-T.TRAIN_OVERLOAD_SAMPLES:]
+        window = self._overload
         if (len(window) == T.TRAIN_OVERLOAD_SAMPLES and all(c for c, _ in window)
                 and window[0][1] - window[-1][1] <= T.TRAIN_OVERLOAD_MIN_FALL):
             fired["entropic_overload"] = dict(
