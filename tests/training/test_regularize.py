@@ -178,16 +178,22 @@ def test_remove_restores_the_model_exactly():
 
 
 def test_regulariser_and_training_monitor_share_one_forward():
-    """Both on one model: one he.monitor, the monitor reads the regulariser's forward."""
-    model = tiny_llama().train()
+    """Both on one model: one he.monitor, the monitor reads the regulariser's forward and does
+    not change its gradient."""
     ids = RandomTokens(4).ids
+    alone = tiny_llama().train()
+    with he.regularize(alone, kind="max", backend="torch"):
+        alone(input_ids=ids, labels=ids).loss.backward()
+    model = tiny_llama().train()
     calls = []
     model.register_forward_pre_hook(lambda *a: calls.append(1))
-    with he.regularize(model, kind="max", backend="torch") as h, \
-            he.TrainingMonitor(model, every_n_steps=1, backend="torch") as mon:
+    with he.TrainingMonitor(model, every_n_steps=1, backend="torch") as mon, \
+            he.regularize(model, kind="max", backend="torch") as h:
         model(input_ids=ids, labels=ids).loss.backward()
         scalars = mon.step(0)
     assert len(calls) == 1  # no second forward
+    for (name, p), q in zip(model.named_parameters(), alone.parameters()):
+        assert torch.equal(p.grad, q.grad), name
     assert scalars["attention_entropy/mean"] == pytest.approx(-h.last_penalty, abs=0.05)
     assert model.config._attn_implementation != "headentropy" and model not in _SESSIONS
 

@@ -80,7 +80,10 @@ class _Forward:
 
     def stat(self, name: str) -> torch.Tensor:
         if name not in self._stats:
-            self._stats[name] = self.tap.stat(name)  # [B, L, H, N], with graph
+            # enable_grad: the first reader may be a monitor inside no_grad(); the cached tensor
+            # must still carry the graph for a regulariser that reads it after.
+            with torch.enable_grad():
+                self._stats[name] = self.tap.stat(name)  # [B, L, H, N], with graph
         return self._stats[name]
 
     def usable(self, min_keys: int) -> torch.Tensor:
@@ -165,12 +168,12 @@ class _Session:
             return None
         try:
             fwd = _Forward(tap)
-            for mon in self.monitors:
-                mon._accumulate(fwd)
             penalty = None
             for reg in self.regularizers:
                 p = reg._penalty(fwd)  # scalar, with graph
                 penalty = p if penalty is None else penalty + p
+            for mon in self.monitors:
+                mon._accumulate(fwd)  # detached copies
         finally:
             tap.clear()  # the graph now lives only in what was returned (the loss)
         if penalty is not None:
