@@ -24,12 +24,23 @@ KEYS = (
 
 
 def test_healthy_run_writes_every_key_to_tensorboard_and_raises_no_alarm(tmp_path):
+    import transformers as tr
+
     model = tiny_llama()
     trainer = trainer_for(model, tmp_path, max_steps=6)
     cb = he.EntropyCallback(every_n_steps=2, backend="torch").attach(trainer)
+    impls = []
+
+    class Probe(tr.TrainerCallback):  # runs after ours: sees which attention each step runs
+        def on_step_begin(self, args, state, control, model=None, **kw):
+            impls.append(model.config._attn_implementation)
+
+    trainer.add_callback(Probe())
     trainer.train()
 
     assert trainer.state.global_step == 6
+    # Only sampled steps run the headentropy attention; the others the model's own (SDPA).
+    assert impls == ["headentropy", "sdpa"] * 3
     sampled = [step for step, _ in cb.monitor.history]
     assert sampled == [1, 3, 5]  # global steps 1, n + 1, 2n + 1
     # Exactly the documented keys, in the Trainer's log history at the sampled steps.
