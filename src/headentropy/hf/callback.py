@@ -36,9 +36,9 @@ class EntropyCallback(TrainerCallback):
     ```
 
     Sampled steps: global steps 1, n + 1, 2n + 1, ... (the step's own training forward(s);
-    the first step gives the run's baseline). `on_alarm`: "warn" (a warning and a log line),
-    "save" (also `control.should_save`: a checkpoint of the state that raised the alarm), "stop"
-    (also `control.should_training_stop`). Under DDP every rank computes the same all-reduced
+    the first step gives the run's baseline). `on_alarm`: "warn" (a warning on the "headentropy"
+    logger when an alarm is first raised), "save" (also `control.should_save`: a checkpoint at the
+    end of that step, whatever `save_strategy` says), "stop" (also `control.should_training_stop`). Under DDP every rank computes the same all-reduced
     numbers, so all ranks stop together; the Trainer's integrations write on rank 0.
     """
 
