@@ -36,7 +36,7 @@ def main(out: Path) -> None:
     wrapped = torch.nn.parallel.DistributedDataParallel(model) if distributed else model
     opt = torch.optim.SGD(model.parameters(), lr=0.05)
     history = []
-    with he.TrainingMonitor(model, every_n_steps=1, backend="torch") as mon:
+    with he.TrainingMonitor(wrapped, every_n_steps=1, backend="torch") as mon:  # unwraps DDP itself
         for step in range(STEPS):
             loss = wrapped(input_ids=mine, labels=mine).loss  # DDP averages the gradients
             loss.backward()

@@ -195,6 +195,13 @@ def _add_to_loss(output: Any, penalty: torch.Tensor) -> None:
 
 # ---- the regulariser -----------------------------------------------------------------------------
 
+def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
+    """The HF model inside a DistributedDataParallel / DataParallel wrapper (hooks go on it)."""
+    while isinstance(model, (torch.nn.parallel.DistributedDataParallel, torch.nn.DataParallel)):
+        model = model.module
+    return model
+
+
 def _model_shape(model: torch.nn.Module) -> tuple[list[int], int | None]:
     """The model's attention layers and its number of query heads (None when the config does not say)."""
     layers = [layer for layer, _ in attention_modules(model)]
@@ -228,6 +235,7 @@ class RegularizerHandle:
             raise ValueError(f"band must be a pair (lo, hi) with 0 <= lo < hi <= 1, got {band!r}")
         if not isinstance(backend, str):
             raise ValueError(f"backend must be a string, got {type(backend).__name__}")
+        model = _unwrap(model)
         all_layers, heads = _model_shape(model)
         if not all_layers:
             raise ValueError(f"{type(model).__name__} has no attention layers that headentropy can measure")
@@ -402,6 +410,7 @@ class TrainingMonitor:
             raise ValueError(f"every_n_steps must be an int >= 1, got {every_n_steps!r}")
         if not isinstance(backend, str):
             raise ValueError(f"backend must be a string, got {type(backend).__name__}")
+        model = _unwrap(model)
         layers, heads = _model_shape(model)
         if not layers:
             raise ValueError(f"{type(model).__name__} has no attention layers that headentropy can measure")
