@@ -255,3 +255,23 @@ def test_trainer_uses_the_regularised_loss_unchanged(tmp_path):
     logged = next(e["loss"] for e in trainer.state.log_history if "loss" in e)
     assert logged == pytest.approx(plain + 0.5 * handle.last_penalty, abs=1e-4)
     assert handle.last_penalty < -0.3
+
+
+def test_gradient_checkpointing_gives_the_same_penalty_gradient_and_scalars():
+    """Layers re-run during backward are not recorded (it would change what they compute)."""
+    ids = RandomTokens(4).ids
+    results = []
+    for checkpointing in (False, True):
+        model = tiny_llama().train()
+        if checkpointing:
+            enable = getattr(model, "activation_checkpointing_enable", None) or model.gradient_checkpointing_enable
+            enable()
+        with he.regularize(model, weight=1.0, kind="max", backend="torch") as h, \
+                he.TrainingMonitor(model, every_n_steps=1, backend="torch") as mon:
+            model(input_ids=ids, labels=ids).loss.backward()
+            scalars = mon.step(0)
+        results.append(({n: p.grad for n, p in model.named_parameters()}, h.last_penalty, scalars))
+    (g0, p0, s0), (g1, p1, s1) = results
+    assert p1 == p0 and s1 == s0
+    for name in g0:
+        assert torch.allclose(g1[name], g0[name], rtol=1e-5, atol=1e-7), name

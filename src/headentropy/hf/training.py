@@ -101,7 +101,9 @@ class _SharedTap(LossTap):
 
     def samples(self, call_index: int) -> bool:
         s = self.session
-        return bool(s.model.training and (s.regularizers or s.monitors))
+        # Only forwards of the model itself: attention layers re-run by gradient checkpointing
+        # during backward are not a forward (recording them would change what they compute).
+        return bool(s.in_forward and s.model.training and (s.regularizers or s.monitors))
 
 
 class _Session:
@@ -112,7 +114,8 @@ class _Session:
         self.regularizers: list[RegularizerHandle] = []
         self.monitors: list[TrainingMonitor] = []  # armed ones
         self._mon: _monitor | None = None
-        self._hook = None
+        self._hooks: list = []
+        self.in_forward = False  # inside a forward of the model (set before the monitor's hooks run)
 
     @classmethod
     def of(cls, model: torch.nn.Module, backend: str) -> "_Session":
@@ -150,21 +153,34 @@ class _Session:
             mon = _monitor(self.model, taps=[self.tap], backend=self.backend, stats=STATS)
             mon.__enter__()
             self._mon = mon
-            # Registered after the monitor's own hooks, so it runs after them: by then the tap
-            # holds this forward's statistics.
-            self._hook = self.model.register_forward_hook(self._after_forward, with_kwargs=True)
+            # The pre-hook runs before the monitor's (prepend), so the tap knows it is in a forward
+            # when the call begins; the post-hook after the monitor's, so the tap holds this
+            # forward's statistics by then.
+            self._hooks = [
+                self.model.register_forward_pre_hook(self._before_forward, prepend=True),
+                self.model.register_forward_hook(self._after_forward, with_kwargs=True, always_call=True),
+            ]
         elif not need and self._mon is not None:
-            self._hook.remove()
-            mon, self._mon, self._hook = self._mon, None, None
+            for h in self._hooks:
+                h.remove()
+            self._hooks = []
+            self.in_forward = False
+            mon, self._mon = self._mon, None
             self.tap.clear()
             mon.__exit__(None, None, None)
             if _SESSIONS.get(self.model) is self:
                 del _SESSIONS[self.model]
 
+    def _before_forward(self, module, args):
+        self.in_forward = True
+        return None
+
     def _after_forward(self, module, args, kwargs, output):
+        self.in_forward = False
         tap = self.tap
         capture = self._mon._capture if self._mon is not None else None
-        if not tap.recorded or (capture is not None and capture.in_generate):
+        if output is None or not tap.recorded or (capture is not None and capture.in_generate):
+            tap.clear()  # a failed forward: drop what it recorded
             return None
         try:
             fwd = _Forward(tap)
