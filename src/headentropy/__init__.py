@@ -8,6 +8,7 @@ Public API (pinned by tests/test_public_api.py)::
     with he.monitor(model) as mon:           # any HF model using AttentionInterface
         model.generate(**inputs)
     mon.trace                                # EntropyTrace [batch, layers, heads, positions]
+    he.regularize(model), he.TrainingMonitor(model), he.EntropyCallback()   # training
     model, tok = he.load_model("smollm2")    # embedded default models
 """
 
@@ -16,27 +17,43 @@ from .kernels.result import AttentionResult, merge_results
 from .capture import LossTap, StepEvent, StepTap, Tap, TraceTap
 from .hf.models import load_model
 from .hf.monitor import monitor
+from .hf.training import RegularizerHandle, TrainingMonitor, regularize
 from .trace import EntropyTrace
 from .analysis import Finding, diagnose
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str):
+    # EntropyCallback subclasses transformers.TrainerCallback: imported on first use only, so
+    # `import headentropy` does not import transformers.
+    if name == "EntropyCallback":
+        from .hf.callback import EntropyCallback
+
+        return EntropyCallback
+    raise AttributeError(f"module 'headentropy' has no attribute {name!r}")
+
+
 __all__ = [
     "AttentionResult",
     "BackendStatus",
     "BackendUnavailable",
+    "EntropyCallback",
     "EntropyTrace",
     "Finding",
     "LossTap",
+    "RegularizerHandle",
     "StepEvent",
     "StepTap",
     "Tap",
     "TraceTap",
+    "TrainingMonitor",
     "attention",
     "backends",
     "diagnose",
     "load_model",
     "merge_results",
     "monitor",
+    "regularize",
     "__version__",
 ]

@@ -65,3 +65,27 @@ LOCKING_STEP_RATIO = 0.30
 SPIKE_Z = 3.0
 # Spikes need a baseline: at least this many prompt positions with >= MIN_KEYS keys.
 SPIKE_MIN_BASELINE = 8
+
+# --- training (he.TrainingMonitor / he.EntropyCallback) ----------------------------------------
+# Each sampled training step is judged on its own per-head means (same positions as above: valid,
+# >= MIN_KEYS keys) with COLLAPSE_HEAD_ENTROPY / COLLAPSE_HEAD_FRACTION and OVERLOAD_HEAD_ENTROPY /
+# OVERLOAD_HEAD_FRACTION, plus the run's own history:
+#
+# entropy_collapse also fires when one layer falls fast against the run's own early baseline (its
+# mean at the first sampled step): below TRAIN_FALL_RATIO × baseline. Set from what a healthy run
+# can do: a Llama-style model at the usual initialisation (initializer_range 0.02) starts at 0.9999
+# in every layer (measured, tiny Llama), and a model trained to the end keeps its lowest layer at
+# about 0.25 (SmolLM2, layer 24): a ratio of about 0.25, which 0.20 stays below. A layer whose
+# heads go one-hot falls far under it (measured, tiny Llama of the tests: layer 1 with q/k ×30
+# goes from 0.537 to 0.00003). Provisional: issue 13 item 5 (from-scratch validation runs,
+# 3 seeds) is to recalibrate it on real training curves.
+TRAIN_FALL_RATIO = 0.20
+# entropic_overload needs the overload condition on this many consecutive sampled steps while the
+# model mean does not fall by more than TRAIN_OVERLOAD_MIN_FALL between the first and the last of
+# them: a model that starts near uniform (a from-scratch init) and is learning moves away from it
+# within a few samples; one that stays uniform has attention that is not being trained. The
+# count and the fall are a judgement, not yet calibrated on training runs: at the default
+# every_n_steps=50 they mean 200 steps of uniform, unmoving attention (a from-scratch model starts
+# at 0.9999, so a long warm-up at a tiny learning rate can trip it; item 5 is to measure that).
+TRAIN_OVERLOAD_SAMPLES = 5
+TRAIN_OVERLOAD_MIN_FALL = 0.02
