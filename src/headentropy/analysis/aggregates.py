@@ -147,7 +147,8 @@ class EntropyAggregate:
         agg.co_prod = x @ x.transpose(1, 2)  # [L, H, H]
 
         head_mean = h.nanmean(dim=2)  # [B, L, N] mean over heads (NaN where unusable)
-        bucket = position_bucket(torch.arange(N)).expand(B, L, N)  # [B, L, N]
+        position = (trace.valid.cumsum(-1) - 1).clamp(min=0)  # [B, N] index in the text (left padding skipped)
+        bucket = position_bucket(position)[:, None, :].expand(B, L, N)  # [B, L, N]
         has = torch.isfinite(head_mean)
         agg.bucket_count = torch.zeros(L, POSITION_BUCKETS, dtype=_F64).scatter_add_(
             1, bucket.transpose(0, 1).reshape(L, -1), has.to(_F64).transpose(0, 1).reshape(L, -1))
