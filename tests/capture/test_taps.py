@@ -154,3 +154,17 @@ def test_bad_tap_arguments_are_value_errors():
         he.StepTap(callback=3)
     with pytest.raises(ValueError, match="taps"):
         he.monitor(make_tiny("llama"), taps=["not a tap"])
+
+
+def test_gradient_checkpointing_under_a_trace_monitor_records_the_forward_only():
+    """Layers re-run during backward are not recorded, and nothing differs between the forward
+    and the re-run (torch's checkpoint checks the saved tensors), also with left padding."""
+    model = make_tiny("llama").train()
+    model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    ids, mask = padded_batch([9, 6], 9)
+    with he.monitor(model, backend="torch") as mon:
+        out = model(input_ids=ids, attention_mask=mask, labels=ids)
+        out.loss.backward()
+    assert len(mon.traces) == 1 and mon.trace.shannon.shape == (2, 3, 4, 9)
+    assert mon.backend_counts == {"torch": 6}  # 3 layers forward + 3 re-run in backward
+    assert model.model.layers[0].self_attn.q_proj.weight.grad is not None

@@ -101,12 +101,17 @@ class Capture:
             return any(t.samples(self.calls) for t in self.taps)
         return bool(self.active)
 
+    @property
+    def keeps_graph(self) -> bool:
+        """Whether a tap of the current call keeps the autograd graph (LossTap)."""
+        return any(t.keep_graph for t in self.active)
+
     def record(self, module: torch.nn.Module, stats: dict[str, torch.Tensor], n_keys: torch.Tensor) -> None:
         """Called by the attention function for a module this capture owns."""
         if self.step is None:
             self.begin_step(None, None)
             self.step.implicit = True
-        keep_graph = any(t.keep_graph for t in self.active)
+        keep_graph = self.keeps_graph
         self.step.stats[self.slots[id(module)]] = {
             k: (stats[k] if keep_graph else stats[k].detach()) for k in self.stats
         }

@@ -135,7 +135,8 @@ def headentropy_attention_forward(
 
     if capture is not None:
         capture.backend_counts[result.backend] += 1
-        if capture.recording:
+        # Gradient checkpointing re-runs layers during backward: that is not a forward to record.
+        if capture.recording and torch._C._current_graph_task_id() == -1:
             B = query.shape[0]
             # Layers of one step share their masks: computed once per step and mask.
             if mask is None:
@@ -146,8 +147,13 @@ def headentropy_attention_forward(
             # Key slot of each row's first real token, when it is not slot 0 (left padding, or a
             # sliding-window cache that dropped old keys): the sink mass is then computed here.
             first_key = capture.per_step(("first_key", k_len), lambda: capture.first_key(k_len))  # [B] or None
-            sink = result.sink_mass if first_key is None else sink_mass_at(
-                query, key, result.lse, mask, first_key.to(query.device), SINK_TOKENS, float(scale), softcap)
+            sink = result.sink_mass
+            if first_key is not None:
+                # Without a tap that keeps the graph, nothing is saved for backward here, so a
+                # checkpointed layer re-run (which records nothing) saves the same tensors.
+                with torch.set_grad_enabled(torch.is_grad_enabled() and capture.keeps_graph):
+                    sink = sink_mass_at(query, key, result.lse, mask, first_key.to(query.device), SINK_TOKENS,
+                                        float(scale), softcap)
             stats = {"shannon": result.shannon, "renyi2": result.renyi2, "sink_mass": sink}  # [B, Hq, Lq]
             capture.record(module, stats, n_keys)
 
