@@ -120,3 +120,23 @@ def test_save_load_roundtrip_and_bad_files(tmp_path):
 def test_position_buckets_are_log_spaced():
     assert position_bucket(torch.tensor([0, 1, 2, 3, 4, 7, 8, 1023, 1024])).tolist() == [0, 1, 2, 2, 3, 3, 4, 10, 11]
     assert HIST_BINS == 20
+
+
+def test_corpus_findings_match_the_trace_findings_on_an_induced_collapse(smollm2):
+    """The aggregate's diagnosis (no per-token data) agrees with diagnose() on the same trace."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "validation"))
+    import diagnosis_cases as cases
+
+    model, tok = smollm2
+    with cases.scaled_queries(model, 30.0):
+        trace = cases.forward_trace(model, tok, cases.PROMPTS[:1])
+    agg = EntropyAggregate.from_trace(trace)
+    kinds = {f.kind for f in agg.diagnose()}
+    assert "entropy_collapse" in kinds
+    assert kinds == {f.kind for f in he.diagnose(trace)} - {"non_finite", "attention_locking", "entropy_spike"}
+    assert agg.data().enough and agg.profile().shape == layer_profile(trace).shape
+    empty = EntropyAggregate.from_trace(synthetic_trace([3], 0))
+    assert not empty.data().enough and empty.diagnose() == [] and empty.profile().shape == "insufficient_data"

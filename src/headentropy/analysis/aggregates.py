@@ -201,6 +201,45 @@ class EntropyAggregate:
         """Mean normalised Shannon per layer and position bucket `[L, POSITION_BUCKETS]`."""
         return torch.where(self.bucket_count > 0, self.bucket_sum / self.bucket_count.clamp(min=1), float("nan"))
 
+    # ---- the analyses of a single trace, over the corpus ------------------------------------
+    def data(self):
+        """`DataSufficiency` of the corpus: positions usable in every layer (the least of the layers)."""
+        from ._select import DataSufficiency
+        from .thresholds import MIN_KEYS, MIN_POSITIONS
+
+        n = int(self.co_count.min()) if self.co_count.numel() else 0
+        enough = n >= MIN_POSITIONS
+        reason = "" if enough else (f"not enough tokens to analyse: {n} position(s) see at least {MIN_KEYS} keys "
+                                    f"in every layer, {MIN_POSITIONS} are needed")
+        return DataSufficiency(n, MIN_POSITIONS, MIN_KEYS, enough, reason)
+
+    def profile(self):
+        """`LayerProfile` over the corpus (raw-nats means are not kept: NaN)."""
+        from .profile import LayerProfile, classify_shape
+
+        shannon = self.layer_profile().float()
+        n = self.renyi2.count.sum(1)
+        renyi2 = torch.where(n > 0, (self.renyi2.mean * self.renyi2.count).sum(1) / n.clamp(min=1), float("nan")).float()
+        shape, evidence = classify_shape(shannon)
+        if not self.data().enough:
+            shape, evidence = "insufficient_data", {"reason": self.data().reason}
+        nan = torch.full_like(shannon, float("nan"))
+        return LayerProfile(list(self.layers), shannon, renyi2, nan, nan, shape, evidence)
+
+    def head_stats(self, top_k: int = 20):
+        """`HeadStats` over the corpus: per-head means, variance, correlations, pruning candidates."""
+        from .heads import head_stats_from
+
+        return head_stats_from(list(self.layers), self.shannon.value().float(), self.sink_mass.value().float(),
+                               self.head_correlation().float(), top_k)
+
+    def diagnose(self) -> list:
+        """The findings the registry's detectors can make without per-token data."""
+        from .detectors import Analyses
+        from .diagnose import run_detectors
+
+        return run_detectors(Analyses(None, self.profile(), self.head_stats(), None, self.data()))
+
     # ---- files -----------------------------------------------------------------------------
     def _tensors(self) -> dict[str, torch.Tensor]:
         out = {}

@@ -70,7 +70,7 @@ class SpikeEvidence(_Evidence):
 class Analyses:
     """What a detector may read: the trace and the analyses already computed from it."""
 
-    trace: EntropyTrace
+    trace: EntropyTrace | None  # None for corpus aggregates (detectors that need it are skipped)
     profile: LayerProfile
     heads: HeadStats
     tokens: TokenStats
@@ -90,6 +90,7 @@ class Detector:
     detect: Detect
     needs_enough_data: bool = True  # silent when the trace fails data_sufficiency()
     explained_by: tuple[str, ...] = ()  # silent when one of these kinds fired (a consequence of it)
+    needs_trace: bool = False  # reads per-token data (skipped on corpus aggregates)
 
 
 DETECTORS: dict[str, Detector] = {}  # kind -> detector, in the order diagnose() runs them
@@ -98,9 +99,10 @@ _LEVEL = ("entropy_collapse", "entropic_overload")  # a collapsed/overloaded mod
 
 def detector(kind: str, *, needs: str, thresholds: tuple[str, ...], causes: tuple[str, ...],
              mitigations: tuple[str, ...], needs_enough_data: bool = True,
-             explained_by: tuple[str, ...] = ()) -> Callable[[Detect], Detect]:
+             explained_by: tuple[str, ...] = (), needs_trace: bool = False) -> Callable[[Detect], Detect]:
     def register(fn: Detect) -> Detect:
-        DETECTORS[kind] = Detector(kind, needs, thresholds, causes, mitigations, fn, needs_enough_data, explained_by)
+        DETECTORS[kind] = Detector(kind, needs, thresholds, causes, mitigations, fn, needs_enough_data, explained_by,
+                                   needs_trace)
         return fn
     return register
 
@@ -112,7 +114,7 @@ def _heads_where(mask: torch.Tensor, layers: list[int], limit: int = 12) -> list
 @detector("non_finite", needs="one valid position", thresholds=(),
           causes=("NaN/inf attention scores: overflow in fp16, a diverged checkpoint, or bad inputs",),
           mitigations=("run in bf16/fp32", "check the inputs and the checkpoint for NaN weights"),
-          needs_enough_data=False)
+          needs_enough_data=False, needs_trace=True)
 def _non_finite(a: Analyses) -> list[tuple[str, dict]]:
     bad = a.trace.non_finite_count()
     if not bad:
@@ -225,7 +227,7 @@ def _mean_abs_step(x: torch.Tensor) -> torch.Tensor:
           thresholds=("LOCKING_MIN_STEPS", "LOCKING_STEP_RATIO"),
           causes=("the KV-cache state drifted into a sink attractor", "RoPE failing beyond its trained context length"),
           mitigations=("sliding-window attention", "RoPE base-frequency scaling"),
-          explained_by=_LEVEL)
+          explained_by=_LEVEL, needs_trace=True)
 def _locking(a: Analyses) -> list[tuple[str, dict]]:
     lock = locking_statistic(a.trace)
     if lock is None or lock["ratio"] >= T.LOCKING_STEP_RATIO:
@@ -241,7 +243,8 @@ def _locking(a: Analyses) -> list[tuple[str, dict]]:
           thresholds=("SPIKE_Z", "SPIKE_MIN_BASELINE"),
           causes=("the model may be guessing; whether spikes precede wrong answers is a hypothesis to measure "
                   "on labelled data, not a fact",),
-          mitigations=("check the generated span against a source; retrieval or rejection sampling at the spike",))
+          mitigations=("check the generated span against a source; retrieval or rejection sampling at the spike",),
+          needs_trace=True)
 def _spike(a: Analyses) -> list[tuple[str, dict]]:
     tokens = a.tokens
     if not tokens.spikes:

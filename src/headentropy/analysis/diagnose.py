@@ -55,9 +55,16 @@ def diagnose(
         tokens=tokens or token_stats(trace, tokenizer),
         data=data_sufficiency(trace),
     )
+    return run_detectors(analyses)
+
+
+def run_detectors(analyses: Analyses) -> list[Finding]:
+    """Every registered detector that has the data it needs, most severe finding first."""
     findings: list[Finding] = []
     for det in DETECTORS.values():
         if det.needs_enough_data and not analyses.data.enough:
+            continue
+        if det.needs_trace and analyses.trace is None:
             continue
         if any(f.kind in det.explained_by for f in findings):
             continue

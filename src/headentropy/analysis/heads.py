@@ -71,7 +71,6 @@ def head_stats(trace: EntropyTrace, top_k: int = 20) -> HeadStats:
     h = normalized(trace, "shannon")  # [B, L, H, N]
     B, L, H, N = h.shape
     per_head = finite_or_nan(h.permute(1, 2, 0, 3).reshape(L, H, B * N).nanmean(dim=2))  # [L, H]
-    variance = per_head.var(dim=1, unbiased=False)  # [L]
     if trace.sink_mass is not None:
         sink = raw(trace, "sink_mass")  # [B, L, H, N]; with <= 4 keys the sink is ~1 by construction
         mean_sink = finite_or_nan(sink.permute(1, 2, 0, 3).reshape(L, H, B * N).nanmean(dim=2))
@@ -80,16 +79,24 @@ def head_stats(trace: EntropyTrace, top_k: int = 20) -> HeadStats:
 
     series = h.permute(1, 2, 0, 3).reshape(L, H, B * N)  # [L, H, T]
     corr = torch.stack([_series_correlation(series[i]) for i in range(L)]) if L else torch.zeros(0, H, H)
+    return head_stats_from(list(trace.layers), per_head, mean_sink, corr, top_k)
 
+
+def head_stats_from(layers: list[int], per_head: torch.Tensor, mean_sink: torch.Tensor, corr: torch.Tensor,
+                    top_k: int = 20) -> HeadStats:
+    """HeadStats from per-head means `[L, H]`, mean sink mass `[L, H]` and head correlations
+    `[L, H, H]` — from one trace (`head_stats`) or from corpus aggregates alike."""
+    L, H = per_head.shape
+    variance = per_head.var(dim=1, unbiased=False)  # [L]
     pairs = []
     for li in range(L):
         for a in range(H):
             for b in range(a + 1, H):
                 c = float(corr[li, a, b])
                 if c == c and c >= T.REDUNDANT_CORRELATION:
-                    pairs.append({"layer": trace.layers[li], "heads": [a, b], "correlation": round(c, 4)})
+                    pairs.append({"layer": layers[li], "heads": [a, b], "correlation": round(c, 4)})
     pairs.sort(key=lambda p: -p["correlation"])
-    low_var = [trace.layers[i] for i in range(L) if float(variance[i]) < T.LOW_HEAD_VARIANCE]
+    low_var = [layers[i] for i in range(L) if float(variance[i]) < T.LOW_HEAD_VARIANCE]
 
     score = pruning_score(mean_sink, corr)  # [L, H]
     has_data = torch.isfinite(per_head).flatten()  # [L·H]
@@ -98,10 +105,10 @@ def head_stats(trace: EntropyTrace, top_k: int = 20) -> HeadStats:
     for idx in order:
         li, hi = divmod(idx, H)
         candidates.append({
-            "layer": trace.layers[li],
+            "layer": layers[li],
             "head": hi,
             "score": round(float(score[li, hi]), 4),
             "mean_sink_mass": None if mean_sink[li, hi] != mean_sink[li, hi] else round(float(mean_sink[li, hi]), 4),
             "mean_normalized_entropy": None if per_head[li, hi] != per_head[li, hi] else round(float(per_head[li, hi]), 4),
         })
-    return HeadStats(list(trace.layers), per_head, mean_sink, variance, corr, pairs, low_var, candidates)
+    return HeadStats(list(layers), per_head, mean_sink, variance, corr, pairs, low_var, candidates)
