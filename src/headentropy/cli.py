@@ -170,10 +170,49 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_profile_corpus(args) -> int:
+    """`profile --dataset PATH --out DIR`: stream the corpus into aggregates (resumable)."""
+    from .corpus import CorpusError, profile_corpus
+    from .report.corpus import build_corpus_report, corpus_summary_text, write_corpus_report
+
+    if not args.dataset:
+        raise UserError("profile --out needs --dataset (a JSONL/CSV/Parquet file or a folder)")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} exists and is not a folder")
+    try:
+        from .files import check_writable_folder
+
+        check_writable_folder(out)
+    except OSError as e:
+        raise UserError(f"cannot write --out {out}: {e.strerror or _first_line(e)}") from None
+    model, tok = load(args.model, args.device, args.quiet)
+    try:
+        run = profile_corpus(model, tok, args.dataset, out, column=args.column, batch_size=args.batch_size,
+                             max_length=args.max_length, limit=args.limit, resume=args.resume, shard_size=args.shard_size,
+                             backend=args.backend, quiet=args.quiet)
+    except CorpusError as e:
+        raise UserError(_first_line(e)) from None
+    for record, reason in run.bad_records[:10]:
+        print(f"headentropy: warning: {args.dataset}:{record}: skipped, {reason}", file=sys.stderr)
+    if len(run.bad_records) > 10:
+        print(f"headentropy: warning: ... and {len(run.bad_records) - 10} more bad record(s)", file=sys.stderr)
+    settings = {"model": args.model, "dataset": args.dataset, "backend": args.backend,
+                "batch_size": args.batch_size, "max_length": args.max_length, "limit": args.limit}
+    report = build_corpus_report(run, settings)
+    html_path = write_corpus_report(out, report)
+    print(corpus_summary_text(report))
+    print(f"\nReport: {html_path.resolve()}  ({run.texts / max(run.seconds, 1e-9):.1f} texts/s, "
+          f"{run.tokens / max(run.seconds, 1e-9):.0f} tokens/s over the computed shards)")
+    return 0
+
+
 def cmd_profile(args) -> int:
     from .report import build_report
 
     _check_numbers(args)
+    if args.out:
+        return cmd_profile_corpus(args)
     texts, args.source = read_prompts(args)
     trace, tok, settings = run(args, texts)
     report = build_report(trace, tok, settings=settings)
@@ -219,7 +258,8 @@ def _add_run_arguments(p: argparse.ArgumentParser) -> None:
     src = p.add_argument_group("input (one of; default: a built-in prompt)")
     src.add_argument("--prompt", help="the text to analyse")
     src.add_argument("--prompt-file", help="a UTF-8 file whose whole content is the text")
-    src.add_argument("--dataset", help="a JSON-lines file with a 'text' or 'prompt' field per line")
+    src.add_argument("--dataset", help="a JSON-lines file with a 'text' or 'prompt' field per line (profile --out: "
+                                       "also CSV, Parquet, a folder of .txt files or a saved datasets folder)")
     p.add_argument("--generate", type=int, default=0, metavar="N",
                    help="generate N tokens greedily after the prompt (causal models; chat template for instruct models)")
     p.add_argument("--max-length", type=int, default=None, metavar="N",
@@ -240,8 +280,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="write into --out even if it holds other files")
     p.set_defaults(func=cmd_report)
 
-    p = sub.add_parser("profile", help="like report, but print the analyses as JSON on stdout")
+    p = sub.add_parser("profile", help="like report, but print the analyses as JSON on stdout; with --out, "
+                                          "stream a whole --dataset corpus into mergeable aggregates")
     _add_run_arguments(p)
+    corpus = p.add_argument_group("corpus runs (--dataset with --out)")
+    corpus.add_argument("--out", default=None, help="folder for shards, corpus.safetensors, report.json and index.html")
+    corpus.add_argument("--batch-size", type=int, default=8, help="texts per forward (length-sorted batches)")
+    corpus.add_argument("--limit", type=int, default=None, help="profile only the first N usable texts")
+    corpus.add_argument("--resume", action="store_true", help="skip the shards a previous run of --out finished")
+    corpus.add_argument("--column", default=None, help="the text column (default: 'text' or 'prompt')")
+    corpus.add_argument("--shard-size", type=int, default=256, help="texts per resumable shard (default 256)")
     p.set_defaults(func=cmd_profile)
 
     p = sub.add_parser("compare", help="compare two saved reports or traces")

@@ -166,3 +166,35 @@ def render_html(report: dict) -> str:
 <p class="meta">Generated {escape(report.get("created", ""))} by headentropy. Data: report.json next to this file.</p>
 </body></html>
 """
+
+
+def render_corpus_html(report: dict) -> str:
+    """The page of a corpus run: summary, findings, layer profile, heatmap, inter-head variance."""
+    title = f"headentropy corpus profile — {report['model']}"
+    c, data = report["corpus"], report["data"]
+    rows = [("texts / tokens", f'{c["texts"]} / {c["tokens"]}'),
+            ("bad records / truncated", f'{c["bad_records"]} / {c["truncated"]}'),
+            ("profile shape", escape(report["profile"]["shape"]) + f' <span class="meta">— {escape(report["profile"]["shape_note"])}</span>'),
+            ("findings", str(len(report["findings"])))]
+    table = "".join(f"<tr><td>{k}</td><td><b>{v}</b></td></tr>" for k, v in rows)
+    settings = ", ".join(f"{escape(str(k))}=<code>{escape(str(v))}</code>" for k, v in report["settings"].items())
+    figures = [("layer-profile", "Layer profile", plots.layer_profile_svg),
+               ("head-heatmap", "Layer × head", plots.head_heatmap_svg),
+               ("head-variance", "Inter-head variance", plots.head_variance_svg)]
+    sections = []
+    for fid, heading, fn in figures:
+        body = (f'<p class="insufficient">{escape(data["reason"])}</p>' if not data["enough"]
+                else f"<figure>{fn(report)}</figure>")
+        sections.append(f'<section id="{fid}"><h2>{heading}</h2>{body}</section>')
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{escape(title)}</title><style>{_CSS}</style></head>
+<body>
+<h1>{escape(title)}</h1>
+<section id="summary"><p class="meta">{settings}</p><table class="stats">{table}</table></section>
+<section id="findings"><h2>Findings</h2>{_findings_html(report["findings"])}</section>
+{"".join(sections)}
+<p class="meta">Generated {escape(report.get("created", ""))} by headentropy. Data: report.json next to this file.</p>
+</body></html>
+"""
