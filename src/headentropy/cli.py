@@ -186,11 +186,17 @@ def cmd_profile_corpus(args) -> int:
         check_writable_folder(out)
     except OSError as e:
         raise UserError(f"cannot write --out {out}: {e.strerror or _first_line(e)}") from None
-    model, tok = load(args.model, args.device, args.quiet)
+    common = dict(column=args.column, batch_size=args.batch_size, max_length=args.max_length, limit=args.limit,
+                  resume=args.resume, shard_size=args.shard_size, backend=args.backend, quiet=args.quiet)
     try:
-        run = profile_corpus(model, tok, args.dataset, out, column=args.column, batch_size=args.batch_size,
-                             max_length=args.max_length, limit=args.limit, resume=args.resume, shard_size=args.shard_size,
-                             backend=args.backend, quiet=args.quiet)
+        if args.workers > 1 or args.address:
+            from .corpus.distributed import profile_corpus_ray
+
+            _check_device(args.device)
+            run = profile_corpus_ray(args.model, args.dataset, out, workers=args.workers, address=args.address, **common)
+        else:
+            model, tok = load(args.model, args.device, args.quiet)
+            run = profile_corpus(model, tok, args.dataset, out, **common)
     except CorpusError as e:
         raise UserError(_first_line(e)) from None
     for record, reason in run.bad_records[:10]:
@@ -198,7 +204,8 @@ def cmd_profile_corpus(args) -> int:
     if len(run.bad_records) > 10:
         print(f"headentropy: warning: ... and {len(run.bad_records) - 10} more bad record(s)", file=sys.stderr)
     settings = {"model": args.model, "dataset": args.dataset, "backend": args.backend,
-                "batch_size": args.batch_size, "max_length": args.max_length, "limit": args.limit}
+                "batch_size": args.batch_size, "max_length": args.max_length, "limit": args.limit,
+                "workers": args.workers, "address": args.address}
     report = build_corpus_report(run, settings)
     html_path = write_corpus_report(out, report)
     print(corpus_summary_text(report))
@@ -290,6 +297,9 @@ def build_parser() -> argparse.ArgumentParser:
     corpus.add_argument("--resume", action="store_true", help="skip the shards a previous run of --out finished")
     corpus.add_argument("--column", default=None, help="the text column (default: 'text' or 'prompt')")
     corpus.add_argument("--shard-size", type=int, default=256, help="texts per resumable shard (default 256)")
+    corpus.add_argument("--workers", type=int, default=1,
+                        help="run shards on N Ray workers (a local Ray cluster; needs headentropy[distributed])")
+    corpus.add_argument("--address", default=None, help="an existing Ray cluster to run the workers on (e.g. auto)")
     p.set_defaults(func=cmd_profile)
 
     p = sub.add_parser("compare", help="compare two saved reports or traces")

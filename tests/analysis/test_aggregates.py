@@ -37,15 +37,20 @@ def rows(trace: EntropyTrace, idx: list[int]) -> EntropyTrace:
                         trace.model_name)
 
 
-def assert_same(a: EntropyAggregate, b: EntropyAggregate) -> None:
+def assert_same(a: EntropyAggregate, b: EntropyAggregate, rtol: float = 1e-9, atol: float = 1e-9) -> None:
+    """Counts equal exactly; means, M2 and sums within (rtol, atol). The default is float64
+    round-off (the same numbers merged in another order); across processes with other thread
+    counts the model's own fp32 arithmetic differs, so callers pass fp32-sized tolerances."""
     assert a.texts == b.texts
     for name in MOMENTS:
         ma, mb = getattr(a, name), getattr(b, name)
         torch.testing.assert_close(ma.count, mb.count, rtol=0, atol=0)
-        torch.testing.assert_close(ma.mean, mb.mean, rtol=1e-9, atol=1e-12)
-        torch.testing.assert_close(ma.m2, mb.m2, rtol=1e-9, atol=1e-9)
+        torch.testing.assert_close(ma.mean, mb.mean, rtol=rtol, atol=atol)
+        torch.testing.assert_close(ma.m2, mb.m2, rtol=rtol, atol=atol)
     for name in FIELDS:
-        torch.testing.assert_close(getattr(a, name), getattr(b, name), rtol=1e-9, atol=1e-9)
+        if name in ("histogram", "co_count", "bucket_count"):  # counts: a value on a bin edge may move
+            torch.testing.assert_close(getattr(a, name).sum(), getattr(b, name).sum(), rtol=0, atol=0)
+        torch.testing.assert_close(getattr(a, name), getattr(b, name), rtol=rtol, atol=max(atol, 1e-9))
 
 
 @settings(max_examples=25, deadline=None)

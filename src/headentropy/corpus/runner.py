@@ -45,11 +45,11 @@ class CorpusRun:
     seconds: float = 0.0
 
 
-def _shard_path(out: Path, index: int) -> Path:
+def shard_path(out: Path, index: int) -> Path:
     return out / "shards" / f"shard-{index:05d}.safetensors"
 
 
-def _shards(texts: Iterator[tuple[int, str]], size: int, limit: int | None) -> Iterator[tuple[int, list[str]]]:
+def shards_of(texts: Iterator[tuple[int, str]], size: int, limit: int | None) -> Iterator[tuple[int, list[str]]]:
     """`(shard index, its texts)` from the corpus stream, at most `limit` texts in all."""
     shard, index, taken = [], 0, 0
     for _, text in texts:
@@ -105,6 +105,34 @@ def _batches(tokenizer, texts: list[str], batch_size: int, max_length: int | Non
     return out, truncated
 
 
+def resolve_max_length(max_length: int | None, model_limit: int | None) -> int | None:
+    """`--max-length`, defaulting to (and never beyond) the model's positions."""
+    if max_length is None:
+        return model_limit
+    if model_limit is not None and max_length > model_limit:
+        raise CorpusError(f"--max-length {max_length} is beyond the model's {model_limit} positions")
+    return max_length
+
+
+def prepare_run(dataset, out_dir, *, column, batch_size, max_length, limit, shard_size, resume,
+                model_name) -> tuple[Path, int, list]:
+    """Check the arguments and the corpus, write (or check, on resume) the manifest.
+
+    Returns (out folder, number of texts to profile, the list bad records will be added to).
+    """
+    if batch_size < 1 or shard_size < 1 or (limit is not None and limit < 1):
+        raise CorpusError("--batch-size, --shard-size and --limit must be >= 1")
+    out = Path(out_dir)
+    settings = {"format": MANIFEST_FORMAT, "dataset": str(Path(dataset).resolve()), "column": column,
+                "shard_size": shard_size, "max_length": max_length, "limit": limit, "model": model_name}
+    total = sum(1 for _ in iter_texts(dataset, column))  # a cheap first pass: progress and ETA
+    if total == 0:
+        raise CorpusError(f"--dataset {dataset} has no usable record")
+    total = min(total, limit) if limit is not None else total
+    _check_manifest(out, settings, resume)
+    return out, total, []
+
+
 def profile_corpus(
     model: torch.nn.Module,
     tokenizer,
@@ -125,52 +153,46 @@ def profile_corpus(
     from ..hf.monitor import monitor
     from ..report.run import context_limit
 
-    if batch_size < 1 or shard_size < 1 or (limit is not None and limit < 1):
-        raise CorpusError("--batch-size, the shard size and --limit must be >= 1")
-    out = Path(out_dir)
-    model_limit = context_limit(model)
-    if max_length is None:
-        max_length = model_limit
-    elif model_limit is not None and max_length > model_limit:
-        raise CorpusError(f"--max-length {max_length} is beyond the model's {model_limit} positions")
-    settings = {"format": MANIFEST_FORMAT, "dataset": str(Path(dataset).resolve()), "column": column,
-                "shard_size": shard_size, "max_length": max_length, "limit": limit,
-                "model": str(getattr(model.config, "_name_or_path", type(model).__name__))}
-    bad: list[tuple[int, str]] = []
-    total = sum(1 for _ in iter_texts(dataset, column))  # a cheap first pass: progress and ETA
-    if total == 0:
-        raise CorpusError(f"--dataset {dataset} has no usable record")
-    total = min(total, limit) if limit is not None else total
-    _check_manifest(out, settings, resume)
-
-    device = next(model.parameters()).device
+    model_name = str(getattr(model.config, "_name_or_path", type(model).__name__))
+    max_length = resolve_max_length(max_length, context_limit(model))
+    out, total, bad = prepare_run(dataset, out_dir, column=column, batch_size=batch_size, max_length=max_length,
+                                  limit=limit, shard_size=shard_size, resume=resume, model_name=model_name)
     mon = monitor(model, backend=backend)
     start = time.monotonic()
     shards = computed = 0
     with progress(total, "texts", quiet=quiet, unit="texts") as bar:
         stream = iter_texts(dataset, column, on_bad=lambda record, reason: bad.append((record, reason)))
-        for index, shard_texts in _shards(stream, shard_size, limit):
+        for index, shard_texts in shards_of(stream, shard_size, limit):
             shards += 1
-            path = _shard_path(out, index)
-            if resume and path.exists():
-                bar.update(len(shard_texts))
-                continue
-            shard_agg = None
-            batches, cut = _batches(tokenizer, shard_texts, batch_size, max_length)
-            for ids, mask in batches:
-                with mon, torch.inference_mode():
-                    model(input_ids=ids.to(device), attention_mask=mask.to(device))
-                part = EntropyAggregate.from_trace(mon.trace)
-                mon.taps[0].traces.clear()  # the trace is folded in: nothing grows with the corpus
-                shard_agg = part if shard_agg is None else shard_agg.merge(part)
-                bar.update(ids.shape[0])
-            shard_agg.extra.update(texts=len(shard_texts), tokens=int(sum(int(m.sum()) for _, m in batches)),
-                                   truncated=cut)
-            shard_agg.save(path)
-            computed += 1
+            path = shard_path(out, index)
+            if not (resume and path.exists()):
+                run_shard(model, tokenizer, shard_texts, batch_size, max_length, mon).save(path)
+                computed += 1
+            bar.update(len(shard_texts))
+    return finish_run(out, shards, computed, bad, start)
+
+
+def run_shard(model: torch.nn.Module, tokenizer, texts: list[str], batch_size: int, max_length: int | None,
+              mon) -> EntropyAggregate:
+    """The aggregate of one shard: length-sorted batches under the monitor `mon`, folded in."""
+    device = next(model.parameters()).device
+    shard_agg = None
+    batches, cut = _batches(tokenizer, texts, batch_size, max_length)
+    for ids, mask in batches:
+        with mon, torch.inference_mode():
+            model(input_ids=ids.to(device), attention_mask=mask.to(device))
+        part = EntropyAggregate.from_trace(mon.trace)
+        mon.taps[0].traces.clear()  # the trace is folded in: nothing grows with the corpus
+        shard_agg = part if shard_agg is None else shard_agg.merge(part)
+    shard_agg.extra.update(texts=len(texts), tokens=int(sum(int(m.sum()) for _, m in batches)), truncated=cut)
+    return shard_agg
+
+
+def finish_run(out: Path, shards: int, computed: int, bad: list[tuple[int, str]], start: float) -> CorpusRun:
+    """Merge the shard files in shard order (resumed == uninterrupted) into corpus.safetensors."""
     aggregate = None
-    for index in range(shards):  # always from the files, in order: resumed == uninterrupted
-        part = EntropyAggregate.load(_shard_path(out, index))
+    for index in range(shards):
+        part = EntropyAggregate.load(shard_path(out, index))
         aggregate = part if aggregate is None else aggregate.merge(part)
     aggregate.extra["bad_records"] = len(bad)
     aggregate.save(out / CORPUS_FILE)

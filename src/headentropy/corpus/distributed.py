@@ -1,0 +1,125 @@
+"""Corpus runs on many workers of a Ray cluster (`pip install 'headentropy[distributed]'`).
+
+The driver streams the corpus and cuts it into shards exactly as a local run does; a pool of
+Ray actors, each holding the model once, turns shards into aggregates (`runner.run_shard`), and
+the driver writes each returned shard file and merges the files in shard order at the end
+(`runner.finish_run`): the result is the local run's, whatever the number of workers or the order
+in which shards finish. Scheduling is Ray's (`ray.util.ActorPool`); a worker that dies has its
+actor restarted and its shard retried by Ray (`max_restarts`, `max_task_retries`).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from ..progress import progress
+from .runner import SHARD_SIZE, CorpusRun, finish_run, prepare_run, shard_path, shards_of
+from .sources import CorpusError, iter_texts
+
+ACTOR_PREFIX = "headentropy-shard-worker-"  # named actors: `ray.get_actor(ACTOR_PREFIX + "0")`
+RETRIES = 3
+
+
+def _import_ray():
+    try:
+        import ray
+    except ImportError:
+        raise CorpusError("--workers/--address need Ray: pip install 'headentropy[distributed]'") from None
+    return ray
+
+
+def _worker_class(ray):
+    @ray.remote(max_restarts=RETRIES, max_task_retries=RETRIES)
+    class ShardWorker:
+        """Holds one copy of the model; turns a shard's texts into its aggregate file bytes."""
+
+        def __init__(self, model_name: str, backend: str, batch_size: int, max_length: int | None, threads: int):
+            import torch
+
+            import headentropy as he
+            from ..hf.monitor import monitor
+            from ..report.run import context_limit
+            from .runner import resolve_max_length
+
+            torch.set_num_threads(max(1, threads))
+            self.model, self.tokenizer = he.load_model(model_name)
+            self.max_length = resolve_max_length(max_length, context_limit(self.model))
+            self.batch_size = batch_size
+            self.mon = monitor(self.model, backend=backend)
+
+        def pid(self) -> int:
+            return os.getpid()
+
+        def run(self, index: int, texts: list[str]) -> tuple[int, bytes]:
+            from .runner import run_shard
+
+            agg = run_shard(self.model, self.tokenizer, texts, self.batch_size, self.max_length, self.mon)
+            return index, agg.to_bytes()
+
+    return ShardWorker
+
+
+def profile_corpus_ray(
+    model_name: str,
+    dataset: str | Path,
+    out_dir: str | Path,
+    *,
+    workers: int = 2,
+    address: str | None = None,
+    column: str | None = None,
+    batch_size: int = 8,
+    max_length: int | None = None,
+    limit: int | None = None,
+    shard_size: int = SHARD_SIZE,
+    resume: bool = False,
+    backend: str = "auto",
+    quiet: bool = False,
+) -> CorpusRun:
+    """Like `profile_corpus`, with `workers` Ray actors (a local cluster, or the one at `address`)."""
+    ray = _import_ray()
+    if workers < 1:
+        raise CorpusError("--workers must be >= 1")
+    out, total, bad = prepare_run(dataset, out_dir, column=column, batch_size=batch_size, max_length=max_length,
+                                  limit=limit, shard_size=shard_size, resume=resume, model_name=model_name)
+    started_here = not ray.is_initialized()
+    if started_here:
+        if address:
+            ray.init(address=address, log_to_driver=False)
+        else:
+            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+    try:
+        threads = max(1, (os.cpu_count() or 1) // workers) if not address else 1
+        cls = _worker_class(ray)
+        actors = [cls.options(name=f"{ACTOR_PREFIX}{i}", num_cpus=1).remote(model_name, backend, batch_size,
+                                                                               max_length, threads)
+                  for i in range(workers)]
+        from ray.util import ActorPool
+
+        start = time.monotonic()
+        counts: dict[int, int] = {}
+
+        def todo():
+            stream = iter_texts(dataset, column, on_bad=lambda record, reason: bad.append((record, reason)))
+            for index, texts in shards_of(stream, shard_size, limit):
+                counts[index] = len(texts)
+                if not (resume and shard_path(out, index).exists()):
+                    yield index, texts
+
+        computed = 0
+        with progress(total, "texts", quiet=quiet, unit="texts") as bar:
+            pool = ActorPool(actors)
+            for index, data in pool.map_unordered(lambda actor, item: actor.run.remote(*item), todo()):
+                from ..files import write_files_atomically
+
+                path = shard_path(out, index)
+                write_files_atomically(path.parent, {path.name: data})
+                computed += 1
+                bar.update(counts[index])
+        for actor in actors:
+            ray.kill(actor)
+        return finish_run(out, len(counts), computed, bad, start)
+    finally:
+        if started_here:
+            ray.shutdown()
