@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import headentropy as he
-from headentropy.kernels.autograd import attention_with_grad
+from headentropy.kernels.autograd import attention_with_grad, needs_grad
 from headentropy.kernels.cpu import backend as cpu_backend
 from headentropy.kernels.dispatch import build_problem
 from headentropy.kernels.torch_blocked import TorchEngine
@@ -77,6 +77,7 @@ def test_output_gradient_matches_sdpa():
 
 OUTPUTS = ("out", "shannon", "renyi2", "lse", "sink_mass")
 GRAD_BACKENDS = ["torch", "torch-blk7x5", "cpu", "cpu-blk7x5"]  # tiny blocks: many block edges
+# (cpu-blk7x5 also splits every head's backward into 3 stripes with private dK/dV buffers)
 
 GRAD_CASES = [
     Case(1, 1, 1, 1, 1, 16),
@@ -98,8 +99,11 @@ SINGLE_OUTPUT_CASES = [GRAD_CASES[1], GRAD_CASES[7], GRAD_CASES[8], GRAD_CASES[9
 
 
 def _run_grad_backend(name: str, q, k, v, **kwargs) -> he.AttentionResult:
-    if name == "cpu-blk7x5":
-        return cpu_backend.run(build_problem(q, k, v, **kwargs), block_q=7, block_k=5)
+    if name == "cpu-blk7x5":  # tiny blocks, and each head's backward split into 3 stripes
+        problem = build_problem(q, k, v, **kwargs)
+        if needs_grad(problem):
+            return attention_with_grad(cpu_backend.CpuEngine(7, 5, stripes=3), problem)
+        return cpu_backend.run(problem, block_q=7, block_k=5)
     return run_backend(name, q, k, v, **kwargs)
 
 
