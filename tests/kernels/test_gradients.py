@@ -243,6 +243,36 @@ def test_statistics_only_call_gives_q_and_k_gradients(backend):
     assert q.grad.abs().sum() > 0 and k2.grad.abs().sum() > 0
 
 
+@pytest.mark.parametrize("backend", _grad_backend_params())
+@pytest.mark.parametrize("lengths", [(0, 5), (5, 0)], ids=["Lq0", "Lk0"])
+def test_empty_lengths_have_zero_gradients(backend, lengths):
+    lq, lk = lengths
+    q = torch.randn(1, 4, lq, 8, requires_grad=True)
+    k, v = (torch.randn(1, 2, lk, 8, requires_grad=True) for _ in range(2))
+    r = _run_grad_backend(backend, q, k, v, causal=True)
+    _loss(r, {"out": torch.ones(1, 4, lq, 8, dtype=torch.float64),
+              "shannon": torch.ones(1, 4, lq, dtype=torch.float64)}).backward()
+    for x in (q, k, v):
+        assert x.grad.shape == x.shape and (x.grad == 0).all()
+
+
+@pytest.mark.parametrize("backend", _grad_backend_params())
+def test_strided_inputs_get_the_same_gradients(backend):
+    """HF hands over [B, L, H, D].transpose(1, 2) views; gradients keep their strides' meaning."""
+    gen = torch.Generator().manual_seed(9)
+    base = [torch.randn(2, 11, 4 if i == 0 else 2, 8, generator=gen) for i in range(3)]  # [B, L, H, D]
+    weights = _weights(Case(2, 4, 2, 11, 11, 8), OUTPUTS)
+
+    def strided(*t):
+        return _run_grad_backend(backend, *(x.transpose(1, 2) for x in t), causal=True)
+
+    def contiguous(*t):
+        return _run_grad_backend(backend, *(x.transpose(1, 2).contiguous() for x in t), causal=True)
+
+    for a, b in zip(_grads(strided, base, weights), _grads(contiguous, base, weights)):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
 def test_additive_mask_gets_no_gradient():
     q, k, v = (torch.randn(1, 2, 5, 4, requires_grad=True) for _ in range(3))
     mask = torch.randn(1, 2, 5, 5, requires_grad=True)

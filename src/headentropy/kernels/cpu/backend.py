@@ -100,9 +100,9 @@ class CpuEngine:
         )  # fp32: [B, Hq, Lq, D], [B, Hq, Lk, D], [B, Hq, Lk, Dv] or undefined
         B, Hkv, G, Lk = problem.batch, problem.kv_heads, problem.group, problem.k_len
         if G > 1:  # per query head -> per KV head: sum over the group
-            dk_h = dk_h.view(B, Hkv, G, Lk, -1).sum(dim=2)
+            dk_h = dk_h.view(B, Hkv, G, Lk, dk_h.shape[-1]).sum(dim=2)
             if dout is not None:
-                dv_h = dv_h.view(B, Hkv, G, Lk, -1).sum(dim=2)
+                dv_h = dv_h.view(B, Hkv, G, Lk, dv_h.shape[-1]).sum(dim=2)
         return dq, dk_h, dv_h if dout is not None else None
 
 
