@@ -8,9 +8,11 @@ inputs (machine noise hits all alike); the table shows medians and the ratio of 
   sdpa        F.scaled_dot_product_attention(q, k, v, is_causal=True).sum().backward()
   <b>         he.attention(..., backend=b): (out.sum() + 0.01·shannon.sum()).backward()
   <b> no H    he.attention(..., backend=b): out.sum().backward()   (no entropy gradient terms)
-Memory: B1 H4 D64 N8192 causal fp32, each configuration in a fresh child process: peak RSS during
-forward+backward minus RSS once the leaf inputs exist (so it includes the gradients q.grad, k.grad,
-v.grad, the same for everyone), sampled every 0.5 ms by a thread.
+Memory: B1 H4 D64 N8192 causal fp32, each configuration in fresh child processes (median of 3): peak
+RSS during forward+backward minus RSS once the leaf inputs exist (so it includes the gradients
+q.grad, k.grad, v.grad, the same for everyone), sampled every 0.5 ms by a thread; once as is and
+once with glibc's mmap threshold fixed (heap fragmentation otherwise moves the torch numbers by
+tens of MiB between identical runs).
 Bars (issue 12): cpu ≤ 1.3× SDPA time at N = 2048/4096; cpu extra peak RSS ≤ 1.5× SDPA's;
 torch extra peak RSS ≤ 2× SDPA's.
 """
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -96,12 +99,21 @@ def rss_child(config: str, heads: int, n: int) -> None:
     print(json.dumps({"extra_bytes": max(0, peak[0] - before)}))
 
 
-def bench_rss(config: str, heads: int, n: int) -> float:
-    out = subprocess.run(
-        [sys.executable, __file__, "--child-rss", config, str(heads), str(n)],
-        capture_output=True, text=True, check=True,
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])["extra_bytes"]
+# glibc's dynamic mmap threshold makes the heap's high-water mark vary run to run (fragmentation);
+# with the threshold fixed, large blocks are mmapped and returned, so RSS follows live memory.
+FIXED_MMAP_ENV = {"MALLOC_MMAP_THRESHOLD_": str(1 << 20)}
+
+
+def bench_rss(config: str, heads: int, n: int, runs: int, env: dict | None = None) -> float:
+    """Median over `runs` fresh child processes of the extra peak RSS, in bytes."""
+    values = []
+    for _ in range(runs):
+        out = subprocess.run(
+            [sys.executable, __file__, "--child-rss", config, str(heads), str(n)],
+            capture_output=True, text=True, check=True, env={**os.environ, **(env or {})},
+        )
+        values.append(json.loads(out.stdout.strip().splitlines()[-1])["extra_bytes"])
+    return statistics.median(values)
 
 
 def cpu_description() -> str:
@@ -130,6 +142,7 @@ def main(argv=None) -> None:
     ap.add_argument("--backends", nargs="+", default=["cpu", "torch"])
     ap.add_argument("--rss-heads", type=int, default=4)
     ap.add_argument("--rss-length", type=int, default=8192)
+    ap.add_argument("--rss-runs", type=int, default=3)
     ap.add_argument("--write", action="store_true", help="replace the block in BENCHMARKS.md")
     ap.add_argument("--child-rss", nargs=3, metavar=("CONFIG", "HEADS", "N"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -138,6 +151,7 @@ def main(argv=None) -> None:
         rss_child(config, int(heads), int(n))
         return
 
+    load_before = os.getloadavg()[0]  # the machine may be shared: say how busy it was
     configs = ["sdpa"] + [c for b in args.backends for c in (b, f"{b}:noH")]
     label = {c: c.replace(":noH", " no H") for c in configs}
     lines = [
@@ -160,20 +174,30 @@ def main(argv=None) -> None:
     lines += [
         "",
         f"Extra peak RSS of forward+backward: B1 H{args.rss_heads} D{D} N{args.rss_length} causal fp32, "
-        "one fresh process per configuration (includes q/k/v.grad).",
+        f"median of {args.rss_runs} fresh processes per configuration (includes q/k/v.grad); "
+        "the last two columns with `MALLOC_MMAP_THRESHOLD_=1048576` (no glibc heap fragmentation).",
         "",
-        "| configuration | extra peak RSS (MiB) | / SDPA | bar |",
-        "|---|---|---|---|",
+        "| configuration | extra peak RSS (MiB) | / SDPA | fixed mmap threshold (MiB) | / SDPA | bar |",
+        "|---|---|---|---|---|---|",
     ]
-    rss = {c: bench_rss(c, args.rss_heads, args.rss_length) for c in configs}
+    rss = {c: bench_rss(c, args.rss_heads, args.rss_length, args.rss_runs) for c in configs}
+    fixed = {c: bench_rss(c, args.rss_heads, args.rss_length, args.rss_runs, FIXED_MMAP_ENV) for c in configs}
     for c in configs:
         ratio = rss[c] / rss["sdpa"] if rss["sdpa"] else float("nan")
+        ratio_fixed = fixed[c] / fixed["sdpa"] if fixed["sdpa"] else float("nan")
         bar = {"cpu": f"≤ {BAR_RSS_CPU}×", "torch": f"≤ {BAR_RSS_TORCH}×"}.get(c, "")
-        lines.append(f"| {label[c]} | {rss[c] / 2**20:.0f} | {ratio:.2f}× | {bar} |")
+        lines.append(f"| {label[c]} | {rss[c] / 2**20:.0f} | {ratio:.2f}× | {fixed[c] / 2**20:.0f} | "
+                     f"{ratio_fixed:.2f}× | {bar} |")
         print(lines[-1], flush=True)
 
     cmd = " ".join(["python benchmarks/bench_backward.py", *(argv if argv is not None else sys.argv[1:])])
-    lines += ["", f"Bars: cpu time ≤ {BAR_TIME_CPU}× SDPA at N = 2048/4096. Command: `{cmd}`"]
+    lines += [
+        "",
+        f"1-minute load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after the run "
+        f"(other processes share these {os.cpu_count()} CPUs).",
+        "",
+        f"Bars: cpu time ≤ {BAR_TIME_CPU}× SDPA at N = 2048/4096. Command: `{cmd}`",
+    ]
     table = "\n".join(lines)
     print("\n" + table)
     if args.write:
