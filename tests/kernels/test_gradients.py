@@ -273,6 +273,18 @@ def test_strided_inputs_get_the_same_gradients(backend):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("backend", _grad_backend_params())
+def test_nonfinite_value_poisons_only_gradients_of_rows_that_see_it(backend):
+    gen = torch.Generator().manual_seed(4)
+    q, k, v = (torch.randn(1, 2, 8, 4, generator=gen) for _ in range(3))
+    v[0, :, 5, 1] = float("nan")  # key 5: causal rows 5..7 see it
+    leaves = [x.clone().requires_grad_() for x in (q, k, v)]
+    r = _run_grad_backend(backend, *leaves, causal=True)
+    (r.out.sum() + r.shannon.sum()).backward()
+    finite_rows = torch.isfinite(leaves[0].grad).all(dim=-1)  # [1, 2, 8]
+    assert finite_rows[..., :5].all() and not finite_rows[..., 5:].any()
+
+
 def test_additive_mask_gets_no_gradient():
     q, k, v = (torch.randn(1, 2, 5, 4, requires_grad=True) for _ in range(3))
     mask = torch.randn(1, 2, 5, 5, requires_grad=True)
