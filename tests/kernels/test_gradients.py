@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import headentropy as he
-from headentropy.kernels.autograd import attention_with_grad
+from headentropy.kernels.autograd import attention_with_grad, needs_grad
 from headentropy.kernels.cpu import backend as cpu_backend
 from headentropy.kernels.dispatch import build_problem
 from headentropy.kernels.torch_blocked import TorchEngine
@@ -77,6 +77,7 @@ def test_output_gradient_matches_sdpa():
 
 OUTPUTS = ("out", "shannon", "renyi2", "lse", "sink_mass")
 GRAD_BACKENDS = ["torch", "torch-blk7x5", "cpu", "cpu-blk7x5"]  # tiny blocks: many block edges
+# (cpu-blk7x5 also splits every head's backward into 3 stripes with private dK/dV buffers)
 
 GRAD_CASES = [
     Case(1, 1, 1, 1, 1, 16),
@@ -98,8 +99,11 @@ SINGLE_OUTPUT_CASES = [GRAD_CASES[1], GRAD_CASES[7], GRAD_CASES[8], GRAD_CASES[9
 
 
 def _run_grad_backend(name: str, q, k, v, **kwargs) -> he.AttentionResult:
-    if name == "cpu-blk7x5":
-        return cpu_backend.run(build_problem(q, k, v, **kwargs), block_q=7, block_k=5)
+    if name == "cpu-blk7x5":  # tiny blocks, and each head's backward split into 3 stripes
+        problem = build_problem(q, k, v, **kwargs)
+        if needs_grad(problem):
+            return attention_with_grad(cpu_backend.CpuEngine(7, 5, stripes=3), problem)
+        return cpu_backend.run(problem, block_q=7, block_k=5)
     return run_backend(name, q, k, v, **kwargs)
 
 
@@ -237,6 +241,48 @@ def test_statistics_only_call_gives_q_and_k_gradients(backend):
     (r.shannon.sum() + r.renyi2.sum()).backward()
     assert q.grad is not None and k2.grad is not None
     assert q.grad.abs().sum() > 0 and k2.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("backend", _grad_backend_params())
+@pytest.mark.parametrize("lengths", [(0, 5), (5, 0)], ids=["Lq0", "Lk0"])
+def test_empty_lengths_have_zero_gradients(backend, lengths):
+    lq, lk = lengths
+    q = torch.randn(1, 4, lq, 8, requires_grad=True)
+    k, v = (torch.randn(1, 2, lk, 8, requires_grad=True) for _ in range(2))
+    r = _run_grad_backend(backend, q, k, v, causal=True)
+    _loss(r, {"out": torch.ones(1, 4, lq, 8, dtype=torch.float64),
+              "shannon": torch.ones(1, 4, lq, dtype=torch.float64)}).backward()
+    for x in (q, k, v):
+        assert x.grad.shape == x.shape and (x.grad == 0).all()
+
+
+@pytest.mark.parametrize("backend", _grad_backend_params())
+def test_strided_inputs_get_the_same_gradients(backend):
+    """HF hands over [B, L, H, D].transpose(1, 2) views; gradients keep their strides' meaning."""
+    gen = torch.Generator().manual_seed(9)
+    base = [torch.randn(2, 11, 4 if i == 0 else 2, 8, generator=gen) for i in range(3)]  # [B, L, H, D]
+    weights = _weights(Case(2, 4, 2, 11, 11, 8), OUTPUTS)
+
+    def strided(*t):
+        return _run_grad_backend(backend, *(x.transpose(1, 2) for x in t), causal=True)
+
+    def contiguous(*t):
+        return _run_grad_backend(backend, *(x.transpose(1, 2).contiguous() for x in t), causal=True)
+
+    for a, b in zip(_grads(strided, base, weights), _grads(contiguous, base, weights)):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("backend", _grad_backend_params())
+def test_nonfinite_value_poisons_only_gradients_of_rows_that_see_it(backend):
+    gen = torch.Generator().manual_seed(4)
+    q, k, v = (torch.randn(1, 2, 8, 4, generator=gen) for _ in range(3))
+    v[0, :, 5, 1] = float("nan")  # key 5: causal rows 5..7 see it
+    leaves = [x.clone().requires_grad_() for x in (q, k, v)]
+    r = _run_grad_backend(backend, *leaves, causal=True)
+    (r.out.sum() + r.shannon.sum()).backward()
+    finite_rows = torch.isfinite(leaves[0].grad).all(dim=-1)  # [1, 2, 8]
+    assert finite_rows[..., :5].all() and not finite_rows[..., 5:].any()
 
 
 def test_additive_mask_gets_no_gradient():

@@ -21,6 +21,9 @@ from .result import AttentionResult
 
 DEFAULT_BLOCK_Q = 512
 DEFAULT_BLOCK_K = 512
+# The backward keeps ~3 score tiles alive per block; 128 query rows keep them small (measured on
+# 2 cores at N 2048/4096: the backward 10-30% faster than with 512, and less peak memory).
+BACKWARD_BLOCK_Q = 128
 # exp(-200) == 0 in fp32 (the smallest subnormal is e^-103.3), so clamping there changes nothing.
 _EXP_FLOOR = 200.0
 _EXP_FLOOR_FP64 = 800.0  # the same for the tests' fp64 engine (smallest subnormal: e^-744.4)
@@ -127,8 +130,9 @@ class TorchEngine:
             return _forward(problem, self.block_q, self.block_k, self.compute_dtype)
 
     def backward(self, problem: AttentionProblem, terms: RowTerms):
+        block_q = min(self.block_q, BACKWARD_BLOCK_Q)
         with torch.no_grad():
-            return blocked_backward(problem, terms, self.block_q, self.block_k, self.compute_dtype)
+            return blocked_backward(problem, terms, block_q, self.block_k, self.compute_dtype)
 
 
 def _forward(

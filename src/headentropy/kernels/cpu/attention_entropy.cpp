@@ -16,7 +16,9 @@
 //   dV_h += Pᵀ·dO,  dK_h += scale·dSᵀ·Q,  dQ += scale·dS·K                (sgemm_)
 // dK_h/dV_h are per *query* head (fp32 [B, Hq, Lk, D]; the GQA group sum happens in Python), so
 // every task writes only its own rows: no atomics, no reduction between threads. Extra memory
-// is O(B·Hq·Lk·D), the same order as the gradients themselves.
+// is O(B·Hq·Lk·D), the same order as the gradients themselves. When B·Hq is smaller than the
+// thread count, each head is split into `stripes` tasks (query blocks s, s + stripes, ...), each
+// with a private dK_h/dV_h slice that is summed afterwards.
 //
 // The vector ISA is chosen by the compiler flags (-march=native in loader.py); the macros below
 // must come before any ATen include so that at::vec picks the matching specialisation.
@@ -515,21 +517,23 @@ inline void grad_row(float* x, float* ds, const float* cd, int64_t n, bool has_d
   }
 }
 
-// One (batch, query head) task: every query block of the head against its visible key blocks.
+// One (batch, query head, stripe) task: query blocks stripe, stripe + n_stripes, ... of the head
+// against their visible key blocks; dK/dV go to the stripe's own slice of g.dkh/g.dvh.
 template <typename scalar_t>
 void backward_head(const Problem& p, const scalar_t* qp, const scalar_t* kp, const scalar_t* vp,
-                   const RowTermsPtr& rt, const Grads& g, int64_t b, int64_t h,
-                   BwdWorkspace& ws) {
+                   const RowTermsPtr& rt, const Grads& g, int64_t b, int64_t h, int64_t stripe,
+                   int64_t n_stripes, BwdWorkspace& ws) {
   const int64_t kvh = h / p.G;
   const int64_t D = p.D, Dv = p.Dv, ldS = score_stride(p);
   const bool has_dp = rt.dout != nullptr && p.has_v && Dv > 0;
   const int64_t head_row0 = (b * p.Hq + h) * p.Lq;  // first row of this head in [B, Hq, Lq]
   const scalar_t* Kh = kp + b * p.k_sb + kvh * p.k_sh;
   const scalar_t* Vh = p.has_v ? vp + b * p.v_sb + kvh * p.v_sh : nullptr;
-  float* dKh = g.dkh + (b * p.Hq + h) * p.Lk * D;                         // [Lk, D]
-  float* dVh = g.dvh ? g.dvh + (b * p.Hq + h) * p.Lk * Dv : nullptr;      // [Lk, Dv]
+  const int64_t slice = (stripe * p.B + b) * p.Hq + h;  // in [n_stripes, B, Hq]
+  float* dKh = g.dkh + slice * p.Lk * D;                             // [Lk, D]
+  float* dVh = g.dvh ? g.dvh + slice * p.Lk * Dv : nullptr;          // [Lk, Dv]
 
-  for (int64_t qs = 0; qs < p.Lq; qs += p.bq) {
+  for (int64_t qs = stripe * p.bq; qs < p.Lq; qs += n_stripes * p.bq) {
     const int64_t qe = std::min(qs + p.bq, p.Lq);
     const int64_t bq = qe - qs;
     const int64_t row0 = head_row0 + qs;
@@ -611,11 +615,12 @@ void backward_head(const Problem& p, const scalar_t* qp, const scalar_t* kp, con
 
 template <typename scalar_t>
 void backward_all(const Problem& p, const at::Tensor& q, const at::Tensor& k,
-                  const c10::optional<at::Tensor>& v, const RowTermsPtr& rt, const Grads& g) {
+                  const c10::optional<at::Tensor>& v, const RowTermsPtr& rt, const Grads& g,
+                  int64_t n_stripes) {
   const scalar_t* qp = q.data_ptr<scalar_t>();
   const scalar_t* kp = k.data_ptr<scalar_t>();
   const scalar_t* vp = p.has_v ? v->data_ptr<scalar_t>() : nullptr;
-  const int64_t n_tasks = p.B * p.Hq;
+  const int64_t n_tasks = p.B * p.Hq * n_stripes;
   if (n_tasks == 0 || p.Lq == 0 || p.Lk == 0) return;
   std::atomic<int64_t> next{0};
   const int64_t n_threads = std::min<int64_t>(at::get_num_threads(), n_tasks);
@@ -625,7 +630,9 @@ void backward_all(const Problem& p, const at::Tensor& q, const at::Tensor& k,
     thread_local BwdWorkspace ws;
     ws.prepare(p, convert);
     for (int64_t task = next++; task < n_tasks; task = next++) {
-      backward_head<scalar_t>(p, qp, kp, vp, rt, g, task / p.Hq, task % p.Hq, ws);
+      const int64_t bh = task / n_stripes;
+      backward_head<scalar_t>(p, qp, kp, vp, rt, g, bh / p.Hq, bh % p.Hq, task % n_stripes,
+                              n_stripes, ws);
     }
   });
 }
@@ -722,7 +729,7 @@ std::vector<at::Tensor> backward(const at::Tensor& q, const at::Tensor& k,
                                  const at::Tensor& cst, const at::Tensor& gh, const at::Tensor& k2,
                                  const at::Tensor& gsink, double scale, bool causal,
                                  int64_t window, double softcap, int64_t sink_tokens,
-                                 int64_t block_q, int64_t block_k) {
+                                 int64_t block_q, int64_t block_k, int64_t stripes) {
   const Problem p = make_problem(q, k, v, mask, c10::nullopt, scale, causal, window, softcap,
                                  sink_tokens, block_q, block_k);
   for (const at::Tensor* t : {&lse, &cst, &gh, &k2, &gsink}) {
@@ -738,16 +745,27 @@ std::vector<at::Tensor> backward(const at::Tensor& q, const at::Tensor& k,
                     dout->size(3) == p.Dv,
                 "dout must be fp32 contiguous [B, Hq, Lq, Dv]");
   }
+  // Stripes per head (0 = auto): enough tasks for every thread, at most one per query block and
+  // at most 4 (each stripe costs a private [B, Hq, Lk, D + Dv] fp32 buffer).
+  const int64_t n_qblocks = std::max<int64_t>(1, (p.Lq + p.bq - 1) / p.bq);
+  int64_t n_stripes = stripes;
+  if (n_stripes <= 0) {
+    const int64_t heads = std::max<int64_t>(1, p.B * p.Hq);
+    n_stripes = std::min<int64_t>(4, (at::get_num_threads() + heads - 1) / heads);
+  }
+  n_stripes = std::clamp<int64_t>(n_stripes, 1, n_qblocks);
   auto f32 = q.options().dtype(at::kFloat);
   at::Tensor dq = at::zeros({p.B, p.Hq, p.Lq, p.D}, f32);
-  at::Tensor dkh = at::zeros({p.B, p.Hq, p.Lk, p.D}, f32);
-  at::Tensor dvh = has_dout ? at::zeros({p.B, p.Hq, p.Lk, p.Dv}, f32) : at::Tensor();
+  at::Tensor dkh = at::zeros({n_stripes, p.B, p.Hq, p.Lk, p.D}, f32);
+  at::Tensor dvh = has_dout ? at::zeros({n_stripes, p.B, p.Hq, p.Lk, p.Dv}, f32) : at::Tensor();
   RowTermsPtr rt{lse.data_ptr<float>(), cst.data_ptr<float>(), gh.data_ptr<float>(),
                  k2.data_ptr<float>(), gsink.data_ptr<float>(),
                  has_dout ? dout->data_ptr<float>() : nullptr};
   Grads g{dq.data_ptr<float>(), dkh.data_ptr<float>(), has_dout ? dvh.data_ptr<float>() : nullptr};
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, q.scalar_type(), "attention_entropy_bwd",
-                                  [&] { backward_all<scalar_t>(p, q, k, v, rt, g); });
+                                  [&] { backward_all<scalar_t>(p, q, k, v, rt, g, n_stripes); });
+  dkh = n_stripes > 1 ? dkh.sum(0) : dkh.squeeze(0);
+  if (has_dout) dvh = n_stripes > 1 ? dvh.sum(0) : dvh.squeeze(0);
   return {dq, dkh, dvh};
 }
 
@@ -763,6 +781,6 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         py::arg("q"), py::arg("k"), py::arg("v"), py::arg("dout"), py::arg("mask"),
         py::arg("lse"), py::arg("cst"), py::arg("gh"), py::arg("k2"), py::arg("gsink"),
         py::arg("scale"), py::arg("causal"), py::arg("window"), py::arg("softcap"),
-        py::arg("sink_tokens"), py::arg("block_q"), py::arg("block_k"),
+        py::arg("sink_tokens"), py::arg("block_q"), py::arg("block_k"), py::arg("stripes") = 0,
         py::call_guard<py::gil_scoped_release>());
 }

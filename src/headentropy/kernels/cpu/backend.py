@@ -71,6 +71,7 @@ class CpuEngine:
 
     block_q: int | None = None  # None: default_block_q(Lq)
     block_k: int = DEFAULT_BLOCK_K
+    stripes: int = 0  # backward tasks per head; 0: as many as the threads need (tests force >1)
     name: str = "cpu"
 
     def forward(self, problem: AttentionProblem) -> AttentionResult:
@@ -88,17 +89,20 @@ class CpuEngine:
                 v = nonfinite_value_keys(v)[0]  # bad rows zeroed: they poison rows through D only
             v = _rows_contiguous(v)  # [B, Hkv, Lk, Dv]
             dout = terms.dout.to(torch.float32).contiguous()  # [B, Hq, Lq, Dv]
-        rows = [x.to(torch.float32).contiguous() for x in (terms.lse, terms.const, terms.g_h, terms.k2, terms.g_sink)]
+        rows = [  # each fp32 contiguous [B, Hq, Lq]
+            x.to(torch.float32).contiguous()
+            for x in (terms.lse, terms.const, terms.g_h, terms.k2, terms.g_sink)
+        ]
         dq, dk_h, dv_h = ext.backward(
             q, k, v, dout, _expanded_mask(problem), *rows,
             problem.scale, problem.causal, problem.window or 0, problem.softcap or 0.0,
-            problem.sink_tokens, block_q, self.block_k,
+            problem.sink_tokens, block_q, self.block_k, self.stripes,
         )  # fp32: [B, Hq, Lq, D], [B, Hq, Lk, D], [B, Hq, Lk, Dv] or undefined
         B, Hkv, G, Lk = problem.batch, problem.kv_heads, problem.group, problem.k_len
         if G > 1:  # per query head -> per KV head: sum over the group
-            dk_h = dk_h.view(B, Hkv, G, Lk, -1).sum(dim=2)
+            dk_h = dk_h.view(B, Hkv, G, Lk, dk_h.shape[-1]).sum(dim=2)
             if dout is not None:
-                dv_h = dv_h.view(B, Hkv, G, Lk, -1).sum(dim=2)
+                dv_h = dv_h.view(B, Hkv, G, Lk, dv_h.shape[-1]).sum(dim=2)
         return dq, dk_h, dv_h if dout is not None else None
 
 
