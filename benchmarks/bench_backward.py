@@ -25,7 +25,6 @@ import os
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -33,6 +32,7 @@ import torch
 import torch.nn.functional as F
 
 import headentropy as he
+from harness import cpu_description, peak_rss_during, publish
 
 ROOT = Path(__file__).resolve().parent.parent
 D = 64
@@ -74,29 +74,11 @@ def bench_time(n: int, heads: int, configs: list[str], reps: int) -> dict[str, f
     return {c: statistics.median(ts) for c, ts in times.items()}
 
 
-def _rss_bytes() -> int:
-    return int(Path("/proc/self/statm").read_text().split()[1]) * 4096
-
-
 def rss_child(config: str, heads: int, n: int) -> None:
     """In a fresh process: print JSON with the extra peak RSS of one forward+backward."""
     step(config, leaves(make_inputs(heads, 128)))  # first-use work (kernel load, pools) stays out
     inputs = leaves(make_inputs(heads, n))
-    before = _rss_bytes()
-    peak = [before]
-    done = threading.Event()
-
-    def sample() -> None:
-        while not done.is_set():
-            peak[0] = max(peak[0], _rss_bytes())
-            time.sleep(0.0005)
-
-    sampler = threading.Thread(target=sample)
-    sampler.start()
-    step(config, inputs)
-    done.set()
-    sampler.join()
-    print(json.dumps({"extra_bytes": max(0, peak[0] - before)}))
+    print(json.dumps({"extra_bytes": peak_rss_during(lambda: step(config, inputs))}))
 
 
 # glibc's dynamic mmap threshold makes the heap's high-water mark vary run to run (fragmentation);
@@ -114,24 +96,6 @@ def bench_rss(config: str, heads: int, n: int, runs: int, env: dict | None = Non
         )
         values.append(json.loads(out.stdout.strip().splitlines()[-1])["extra_bytes"])
     return statistics.median(values)
-
-
-def cpu_description() -> str:
-    """`lscpu` model name and the vector/matrix ISA flags that matter to the kernels."""
-    try:
-        text = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return "lscpu unavailable"
-    model, flags = "?", set()
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() == "Model name":
-            model = value.strip()
-        elif key.strip() == "Flags":
-            flags = set(value.split())
-    wanted = ["avx2", "avx512f", "avx512_bf16", "amx_tile", "amx_bf16"]
-    have = [f for f in wanted if f in flags]
-    return f"{model}; flags: {', '.join(have) or 'none of ' + '/'.join(wanted)}"
 
 
 def main(argv=None) -> None:
@@ -201,11 +165,7 @@ def main(argv=None) -> None:
     table = "\n".join(lines)
     print("\n" + table)
     if args.write:
-        sys.path.insert(0, str(Path(__file__).resolve().parent))
-        from markdown_block import write_block
-
-        write_block(ROOT / "BENCHMARKS.md", "bench_backward", "Forward+backward (`bench_backward.py`)",
-                    table, "Benchmarks")
+        publish("bench_backward", "Forward+backward (`bench_backward.py`)", table)
 
 
 if __name__ == "__main__":

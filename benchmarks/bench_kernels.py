@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 
 import headentropy as he
+from harness import cpu_description, peak_rss_during, publish
 
 B, H, D = 1, 12, 64
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,36 +66,11 @@ def time_ratio(backend: str, n: int, reps: int) -> tuple[float, float, float]:
     return mo, mb, mo / mb
 
 
-def _rss_bytes() -> int:
-    return int(Path("/proc/self/statm").read_text().split()[1]) * 4096
-
-
 def peak_memory_child(backend: str, n: int) -> None:
-    """Runs in a fresh process: print JSON with the extra peak RSS of one call, in bytes.
-
-    ru_maxrss is a lifetime high-water mark (imports can dominate it), so a thread samples the
-    current RSS every 0.5 ms during the call instead; torch kernels release the GIL.
-    """
-    import threading
-
+    """Runs in a fresh process: print JSON with the extra peak RSS of one call, in bytes."""
     run_once(backend, *make_inputs(128))  # first-use work (loading a compiled kernel) stays out
     q, k, v = make_inputs(n)
-    before = _rss_bytes()
-    peak = [before]
-    done = threading.Event()
-
-    def sample() -> None:
-        while not done.is_set():
-            peak[0] = max(peak[0], _rss_bytes())
-            time.sleep(0.0005)
-
-    sampler = threading.Thread(target=sample)
-    sampler.start()
-    result = run_once(backend, q, k, v)
-    done.set()
-    sampler.join()
-    del result
-    print(json.dumps({"extra_bytes": max(0, peak[0] - before)}))
+    print(json.dumps({"extra_bytes": peak_rss_during(lambda: run_once(backend, q, k, v))}))
 
 
 def peak_memory(backend: str, n: int) -> float:
@@ -155,9 +131,7 @@ def main() -> None:
     table = "\n".join(lines)
     print(table)
     if args.write:
-        from markdown_block import write_block
-
-        write_block(ROOT / "BENCHMARKS.md", "bench_kernels", "Kernels (`bench_kernels.py`)", table, "Benchmarks")
+        publish("bench_kernels", "Kernels (`bench_kernels.py`)", f"CPU: {cpu_description()}.\n\n{table}")
 
 
 if __name__ == "__main__":

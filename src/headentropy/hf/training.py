@@ -228,6 +228,17 @@ def _model_shape(model: torch.nn.Module) -> tuple[list[int], int | None]:
     return layers, heads
 
 
+def _measurable(model: torch.nn.Module, backend) -> tuple[torch.nn.Module, list[int], int]:
+    """The unwrapped model, its attention layers and heads; ValueError when there is nothing to measure."""
+    if not isinstance(backend, str):
+        raise ValueError(f"backend must be a string, got {type(backend).__name__}")
+    model = _unwrap(model)
+    layers, heads = _model_shape(model)
+    if not layers:
+        raise ValueError(f"{type(model).__name__} has no attention layers that headentropy can measure")
+    return model, layers, heads
+
+
 class RegularizerHandle:
     """What `he.regularize` returns: a context manager; `remove()` restores the model exactly.
 
@@ -249,12 +260,7 @@ class RegularizerHandle:
             raise ValueError(f"band must be a pair (lo, hi) with 0 <= lo < hi <= 1, got {band!r}") from None
         if not (0.0 <= lo < hi <= 1.0):
             raise ValueError(f"band must be a pair (lo, hi) with 0 <= lo < hi <= 1, got {band!r}")
-        if not isinstance(backend, str):
-            raise ValueError(f"backend must be a string, got {type(backend).__name__}")
-        model = _unwrap(model)
-        all_layers, heads = _model_shape(model)
-        if not all_layers:
-            raise ValueError(f"{type(model).__name__} has no attention layers that headentropy can measure")
+        model, all_layers, heads = _measurable(model, backend)
         if layers is None:
             chosen = list(all_layers)
         else:
@@ -424,12 +430,7 @@ class TrainingMonitor:
                  warn: bool = True, _auto_arm: bool = True):
         if isinstance(every_n_steps, bool) or not isinstance(every_n_steps, int) or every_n_steps < 1:
             raise ValueError(f"every_n_steps must be an int >= 1, got {every_n_steps!r}")
-        if not isinstance(backend, str):
-            raise ValueError(f"backend must be a string, got {type(backend).__name__}")
-        model = _unwrap(model)
-        layers, heads = _model_shape(model)
-        if not layers:
-            raise ValueError(f"{type(model).__name__} has no attention layers that headentropy can measure")
+        model, layers, heads = _measurable(model, backend)
         self.model = model
         self.every_n_steps = every_n_steps
         self.backend = backend

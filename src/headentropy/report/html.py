@@ -145,6 +145,13 @@ def render_html(report: dict) -> str:
         ("head-variance", "Inter-head variance", plots.head_variance_svg,
          "High: heads specialise. Near zero: heads behave alike (redundancy, pruning candidates)."),
     ]
+    tokens = f'<section id="tokens"><h2>Tokens coloured by entropy</h2>{_tokens_html(report)}</section>'
+    return _page(title, report, _summary_html(report), _figure_sections(report, figures) + tokens)
+
+
+def _figure_sections(report: dict, figures: list[tuple]) -> str:
+    """`<section>`s of (id, heading, plot function, caption); the data-sufficiency sentence instead
+    of every chart when the report has too little data."""
     data = report.get("data", {})
     sections = []
     for fid, heading, fn, caption in figures:
@@ -153,16 +160,19 @@ def render_html(report: dict) -> str:
         else:
             body = f'<figure>{fn(report)}<figcaption>{escape(caption)}</figcaption></figure>'
         sections.append(f'<section id="{fid}"><h2>{heading}</h2>{body}</section>')
+    return "".join(sections)
+
+
+def _page(title: str, report: dict, summary: str, sections: str) -> str:
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{escape(title)}</title><style>{_CSS}</style></head>
 <body>
 <h1>{escape(title)}</h1>
-<section id="summary">{_summary_html(report)}</section>
+<section id="summary">{summary}</section>
 <section id="findings"><h2>Findings</h2>{_findings_html(report["findings"])}</section>
-{"".join(sections)}
-<section id="tokens"><h2>Tokens coloured by entropy</h2>{_tokens_html(report)}</section>
+{sections}
 <p class="meta">Generated {escape(report.get("created", ""))} by headentropy. Data: report.json next to this file.</p>
 </body></html>
 """
@@ -171,30 +181,17 @@ def render_html(report: dict) -> str:
 def render_corpus_html(report: dict) -> str:
     """The page of a corpus run: summary, findings, layer profile, heatmap, inter-head variance."""
     title = f"headentropy corpus profile — {report['model']}"
-    c, data = report["corpus"], report["data"]
+    c = report["corpus"]
     rows = [("texts / tokens", f'{c["texts"]} / {c["tokens"]}'),
             ("bad records / truncated", f'{c["bad_records"]} / {c["truncated"]}'),
             ("profile shape", escape(report["profile"]["shape"]) + f' <span class="meta">— {escape(report["profile"]["shape_note"])}</span>'),
             ("findings", str(len(report["findings"])))]
     table = "".join(f"<tr><td>{k}</td><td><b>{v}</b></td></tr>" for k, v in rows)
     settings = ", ".join(f"{escape(str(k))}=<code>{escape(str(v))}</code>" for k, v in report["settings"].items())
-    figures = [("layer-profile", "Layer profile", plots.layer_profile_svg),
-               ("head-heatmap", "Layer × head", plots.head_heatmap_svg),
-               ("head-variance", "Inter-head variance", plots.head_variance_svg)]
-    sections = []
-    for fid, heading, fn in figures:
-        body = (f'<p class="insufficient">{escape(data["reason"])}</p>' if not data["enough"]
-                else f"<figure>{fn(report)}</figure>")
-        sections.append(f'<section id="{fid}"><h2>{heading}</h2>{body}</section>')
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{escape(title)}</title><style>{_CSS}</style></head>
-<body>
-<h1>{escape(title)}</h1>
-<section id="summary"><p class="meta">{settings}</p><table class="stats">{table}</table></section>
-<section id="findings"><h2>Findings</h2>{_findings_html(report["findings"])}</section>
-{"".join(sections)}
-<p class="meta">Generated {escape(report.get("created", ""))} by headentropy. Data: report.json next to this file.</p>
-</body></html>
-"""
+    figures = [("layer-profile", "Layer profile", plots.layer_profile_svg,
+                "Mean normalised entropy per layer over every usable position of the corpus."),
+               ("head-heatmap", "Layer × head", plots.head_heatmap_svg, "Mean normalised entropy of every head."),
+               ("head-variance", "Inter-head variance", plots.head_variance_svg,
+                "High: heads specialise. Near zero: heads behave alike (redundancy, pruning candidates).")]
+    summary = f'<p class="meta">{settings}</p><table class="stats">{table}</table>'
+    return _page(title, report, summary, _figure_sections(report, figures))

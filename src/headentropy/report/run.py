@@ -10,7 +10,6 @@ Inputs are checked before any slow work: a text longer than the model's position
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Callable
@@ -38,25 +37,14 @@ def warn(message: str) -> None:
 
 def read_dataset(path: str | Path, on_bad_line: Callable[[str], None] = warn) -> list[str]:
     """Texts of a JSON-lines file (a `text` or `prompt` field per line). Bad lines are reported
-    by line number through `on_bad_line` and skipped."""
+    by line number through `on_bad_line` and skipped. (For corpora too large to hold, see
+    `headentropy.corpus`, which streams the same records.)"""
+    from ..corpus.sources import CorpusError, iter_texts
+
     try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError(f"cannot read --dataset {path}: {e}") from None
-    texts = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except ValueError as e:
-            on_bad_line(f"{path}:{number}: skipped, not JSON ({e.msg})")
-            continue
-        text = row.get("text", row.get("prompt")) if isinstance(row, dict) else None
-        if not isinstance(text, str) or not text.strip():
-            on_bad_line(f"{path}:{number}: skipped, no non-empty 'text' or 'prompt' string field")
-            continue
-        texts.append(text)
+        texts = [text for _, text in iter_texts(path, on_bad=lambda n, why: on_bad_line(f"{path}:{n}: skipped, {why}"))]
+    except CorpusError as e:
+        raise InputError(str(e)) from None
     if not texts:
         raise InputError(f"--dataset {path} has no usable line")
     return texts
