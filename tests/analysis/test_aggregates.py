@@ -48,9 +48,14 @@ def assert_same(a: EntropyAggregate, b: EntropyAggregate, rtol: float = 1e-9, at
         torch.testing.assert_close(ma.mean, mb.mean, rtol=rtol, atol=atol)
         torch.testing.assert_close(ma.m2, mb.m2, rtol=rtol, atol=atol)
     for name in FIELDS:
-        if name in ("histogram", "co_count", "bucket_count"):  # counts: a value on a bin edge may move
-            torch.testing.assert_close(getattr(a, name).sum(), getattr(b, name).sum(), rtol=0, atol=0)
-        torch.testing.assert_close(getattr(a, name), getattr(b, name), rtol=rtol, atol=max(atol, 1e-9))
+        x, y = getattr(a, name), getattr(b, name)
+        if name == "histogram" and rtol > 1e-9:
+            # fp32 round-off can move a value that sits on a bin edge into the next bin: the
+            # total is exact, and at most one count in a thousand moves.
+            assert float(x.sum()) == float(y.sum())
+            assert float((x - y).abs().sum()) <= 2 + 2e-3 * float(x.sum())
+            continue
+        torch.testing.assert_close(x, y, rtol=rtol, atol=max(atol, 1e-9))
 
 
 @settings(max_examples=25, deadline=None)

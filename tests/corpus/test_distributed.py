@@ -23,9 +23,9 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def local_run(tmp_path_factory, minilm):
     root = tmp_path_factory.mktemp("corpus")
-    write_corpus(root / "c.jsonl", 40, bad=(7,))
+    write_corpus(root / "c.jsonl", 121, bad=(7,))  # 120 texts: 40 shards, so a kill lands mid-run
     model, tok = minilm
-    run = profile_corpus(model, tok, root / "c.jsonl", root / "local", batch_size=3, shard_size=4, quiet=True)
+    run = profile_corpus(model, tok, root / "c.jsonl", root / "local", batch_size=3, shard_size=3, quiet=True)
     return root, run
 
 
@@ -38,8 +38,8 @@ def cluster():
 
 def test_two_ray_workers_equal_one_process(local_run, cluster):
     root, local = local_run
-    run = profile_corpus_ray("minilm", root / "c.jsonl", root / "ray", workers=2, batch_size=3, shard_size=4, quiet=True)
-    assert run.shards == local.shards == 10 and run.shards_computed == 10
+    run = profile_corpus_ray("minilm", root / "c.jsonl", root / "ray", workers=2, batch_size=3, shard_size=3, quiet=True)
+    assert run.shards == local.shards == 40 and run.shards_computed == 40
     assert [r for r, _ in run.bad_records] == [8]
     assert_same(run.aggregate, local.aggregate, rtol=1e-5, atol=1e-6)  # fp32 round-off
 
@@ -56,13 +56,14 @@ def test_a_worker_killed_mid_run_has_its_shard_retried(local_run, cluster):
         actor = ray.get_actor(f"{ACTOR_PREFIX}0")
         killed["pid"] = ray.get(actor.pid.remote())
         os.kill(killed["pid"], signal.SIGKILL)  # mid-corpus: the worker is busy with a shard
+        killed["shards_done"] = len(list((out / "shards").glob("shard-*.safetensors")))
 
     killer = threading.Thread(target=kill_a_worker)
     killer.start()
-    run = profile_corpus_ray("minilm", root / "c.jsonl", out, workers=2, batch_size=3, shard_size=4, quiet=True)
+    run = profile_corpus_ray("minilm", root / "c.jsonl", out, workers=2, batch_size=3, shard_size=3, quiet=True)
     killer.join()
-    assert "pid" in killed
+    assert "pid" in killed and killed["shards_done"] < 40  # the kill came before the end
     with pytest.raises(ProcessLookupError):
         os.kill(killed["pid"], 0)  # that process is gone; Ray restarted the actor elsewhere
-    assert run.shards_computed == 10
+    assert run.shards_computed == 40
     assert_same(run.aggregate, local.aggregate, rtol=1e-5, atol=1e-6)  # fp32 round-off
