@@ -117,21 +117,20 @@ class Capture:
         }
         self.step.n_keys[self.slots[id(module)]] = n_keys.detach()
 
-    def first_key(self, k_len: int) -> torch.Tensor | None:
+    def first_key(self, q_len: int, k_len: int) -> torch.Tensor | None:
         """Key slot of each row's first real token `[B]`, or None when it is slot 0 for every row.
 
         From the 2-D padding mask given to the model (left padding) and the positions processed
-        so far (a sliding cache that dropped old keys); see `visibility.first_key_slots`.
+        so far in this call (a sliding cache that dropped old keys); see
+        `visibility.first_key_slots`.
         """
         step = self.step
-        if step is None or step.mask2d is None:
-            total = self.positions_done + (step.input_ids.shape[1] if step is not None and step.input_ids is not None else k_len)
-            first_real = None
-        else:
+        if step is not None and step.mask2d is not None:
             total = step.mask2d.shape[1]  # the 2-D mask spans past + current positions
             first_real = step.mask2d.bool().to(torch.int8).argmax(dim=-1)  # [B] first real token
-        if first_real is None:
-            if total <= k_len:
+        else:
+            total = self.positions_done + q_len
+            if total <= k_len:  # no padding and nothing dropped from the cache
                 return None
             first_real = torch.zeros(1, dtype=torch.long)
         slots = first_key_slots(first_real.long(), total, k_len)

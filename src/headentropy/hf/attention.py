@@ -146,7 +146,7 @@ def headentropy_attention_forward(
                 n_keys = capture.per_step(("n_keys", id(mask), B, q_len), lambda: n_keys_from_mask(mask, B, q_len))
             # Key slot of each row's first real token, when it is not slot 0 (left padding, or a
             # sliding-window cache that dropped old keys): the sink mass is then computed here.
-            first_key = capture.per_step(("first_key", k_len), lambda: capture.first_key(k_len))  # [B] or None
+            first_key = capture.per_step(("first_key", q_len, k_len), lambda: capture.first_key(q_len, k_len))  # [B] or None
             sink = result.sink_mass
             if first_key is not None:
                 # Without a tap that keeps the graph, nothing is saved for backward here, so a
