@@ -44,26 +44,34 @@ def test_two_ray_workers_equal_one_process(local_run, cluster):
     assert_same(run.aggregate, local.aggregate, rtol=1e-5, atol=1e-6)  # fp32 round-off
 
 
-def test_a_worker_killed_mid_run_has_its_shard_retried(local_run, cluster):
-    root, local = local_run
-    out = root / "killed"
+def test_a_worker_killed_mid_run_has_its_shard_retried(tmp_path, smollm2, cluster):
+    """SmolLM2 (slow enough per shard that the kill lands mid-run; asserted, not assumed)."""
+    write_corpus(tmp_path / "c.jsonl", 40)
+    model, tok = smollm2
+    local = profile_corpus(model, tok, tmp_path / "c.jsonl", tmp_path / "local", batch_size=2, shard_size=4, quiet=True)
+    out = tmp_path / "killed"
     killed = {}
 
     def kill_a_worker():
-        deadline = time.monotonic() + 180
-        while not (out / "shards" / "shard-00001.safetensors").exists() and time.monotonic() < deadline:
-            time.sleep(0.02)
-        actor = ray.get_actor(f"{ACTOR_PREFIX}0")
-        killed["pid"] = ray.get(actor.pid.remote())
-        os.kill(killed["pid"], signal.SIGKILL)  # mid-corpus: the worker is busy with a shard
+        deadline = time.monotonic() + 300
+        while "pid" not in killed and time.monotonic() < deadline:
+            try:  # the actor exists once the driver created it; pid() answers once the model loaded
+                killed["pid"] = ray.get(ray.get_actor(f"{ACTOR_PREFIX}0").pid.remote())
+            except ValueError:
+                time.sleep(0.05)
+        while not (out / "shards" / "shard-00000.safetensors").exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
         killed["shards_done"] = len(list((out / "shards").glob("shard-*.safetensors")))
+        os.kill(killed["pid"], signal.SIGKILL)  # mid-corpus: a worker busy with a shard
 
     killer = threading.Thread(target=kill_a_worker)
     killer.start()
-    run = profile_corpus_ray("minilm", root / "c.jsonl", out, workers=2, batch_size=3, shard_size=3, quiet=True)
+    run = profile_corpus_ray("smollm2", tmp_path / "c.jsonl", out, workers=2, batch_size=2, shard_size=4, quiet=True)
     killer.join()
-    assert "pid" in killed and killed["shards_done"] < 40  # the kill came before the end
+    assert killed["shards_done"] < 10  # the kill came before the end
     with pytest.raises(ProcessLookupError):
-        os.kill(killed["pid"], 0)  # that process is gone; Ray restarted the actor elsewhere
-    assert run.shards_computed == 40
-    assert_same(run.aggregate, local.aggregate, rtol=1e-5, atol=1e-6)  # fp32 round-off
+        os.kill(killed["pid"], 0)  # that process is gone; Ray restarted the actor
+    assert run.shards_computed == 10
+    # Workers run with other thread counts than this process: SmolLM2's 30 fp32 layers then differ
+    # in the last bits, which second moments over a few hundred positions show at ~2e-5.
+    assert_same(run.aggregate, local.aggregate, rtol=1e-4, atol=1e-6)
