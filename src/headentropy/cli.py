@@ -58,20 +58,25 @@ def read_prompts(args) -> tuple[list[str], str]:
     return [DEFAULT_PROMPT], "built-in prompt"
 
 
-def check_out_dir(out: Path, force: bool) -> None:
-    """Before any slow work: --out must be a folder we can write, holding a report or nothing
-    (unless --force)."""
+def check_writable_out(out: Path) -> None:
+    """Before any slow work: --out must be (or become) a folder we can write into."""
     from .files import check_writable_folder
-    from .report import is_report_dir
 
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not is_report_dir(out) and not force:
-        raise UserError(f"--out {out} is not empty and holds no headentropy report; use --force to write into it anyway")
     try:
         check_writable_folder(out)
     except OSError as e:
         raise UserError(f"cannot write --out {out}: {e.strerror or _first_line(e)}") from None
+
+
+def check_out_dir(out: Path, force: bool) -> None:
+    """`report --out`: writable, and holding a report or nothing (unless --force)."""
+    from .report import is_report_dir
+
+    if out.is_dir() and any(out.iterdir()) and not is_report_dir(out) and not force:
+        raise UserError(f"--out {out} is not empty and holds no headentropy report; use --force to write into it anyway")
+    check_writable_out(out)
 
 
 # ---- loading the model ---------------------------------------------------------------------------
@@ -178,14 +183,7 @@ def cmd_profile_corpus(args) -> int:
     if not args.dataset:
         raise UserError("profile --out needs --dataset (a JSONL/CSV/Parquet file or a folder)")
     out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise UserError(f"--out {out} exists and is not a folder")
-    try:
-        from .files import check_writable_folder
-
-        check_writable_folder(out)
-    except OSError as e:
-        raise UserError(f"cannot write --out {out}: {e.strerror or _first_line(e)}") from None
+    check_writable_out(out)  # before the slow part (a corpus folder holds its own manifest)
     common = dict(column=args.column, batch_size=args.batch_size, max_length=args.max_length, limit=args.limit,
                   resume=args.resume, shard_size=args.shard_size, backend=args.backend, quiet=args.quiet)
     try:

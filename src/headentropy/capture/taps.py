@@ -22,7 +22,7 @@ from typing import Callable
 
 import torch
 
-from ..trace import STATS, EntropyTrace, normalized_entropy
+from ..trace import STATS, EntropyTrace
 
 
 @dataclass
@@ -166,6 +166,23 @@ def _mark_finished_rows(trace: EntropyTrace, eos_ids: list[int]) -> None:
     trace.valid &= ~(fed_eos.cumsum(dim=-1) > 0)
 
 
+def head_means(h: torch.Tensor, n_keys: torch.Tensor, usable: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean of `h / log n` over usable positions, per head, and the count per layer.
+
+    h `[B, L, H, N]` (nats, may hold NaN for a layer that did not run), n_keys `[B, L, N]`,
+    usable `[B, L, N]` bool. Returns means `[L, H]` (0 where a layer has no usable position, with
+    no gradient there) and count `[L]`. Differentiable and NaN-free; keeps fp64 when h is fp64.
+    """
+    dt = torch.promote_types(h.dtype, torch.float32)
+    ok = usable[:, :, None, :]  # [B, L, 1, N]
+    log_n = torch.log(n_keys.to(dt).clamp(min=2))[:, :, None, :]  # [B, L, 1, N]
+    # where(), not multiply-by-mask: a NaN outside `ok` must not reach the sum or its gradient
+    hn = torch.where(ok, h.to(dt) / log_n, torch.zeros((), dtype=dt, device=h.device))  # [B, L, H, N]
+    count = usable.sum(dim=(0, 2)).to(dt)  # [L]
+    means = hn.sum(dim=(0, 3)) / count.clamp(min=1)[:, None]  # [L, H]
+    return means, count
+
+
 class LossTap(Tap):
     """The statistics of the current sampled call, on the device, with their autograd graph.
 
@@ -210,13 +227,9 @@ class LossTap(Tap):
 
         NaN-free (a head with no such position gets 0 with no gradient), so it can go in a loss.
         """
-        h = self.stat(name)  # [B, L, H, N]
-        n_keys = self.n_keys()[:, :, None, :]  # [B, L, 1, N]
-        usable = self.valid()[:, None, None, :] & (n_keys > 1)  # [B, L, 1, N]
-        h_norm = torch.nan_to_num(normalized_entropy(h, n_keys, usable), nan=0.0)  # [B, L, H, N]
-        weight = usable.to(h_norm.dtype).expand_as(h_norm)
-        count = weight.sum(dim=(0, 3))  # [L, H]
-        return (h_norm * weight).sum(dim=(0, 3)) / count.clamp(min=1)
+        n_keys = self.n_keys()  # [B, L, N]
+        usable = self.valid()[:, None, :] & (n_keys > 1)  # [B, L, N]
+        return head_means(self.stat(name), n_keys, usable)[0]
 
 
 @dataclass(frozen=True)

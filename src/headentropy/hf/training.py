@@ -37,6 +37,7 @@ from ..analysis import thresholds as T
 from ..analysis.detectors import DETECTORS
 from ..analysis.diagnose import Finding
 from ..capture import LossTap
+from ..capture.taps import head_means
 from ..trace import STATS
 from .monitor import attention_modules
 from .monitor import monitor as _monitor
@@ -47,25 +48,6 @@ PREFIX = "attention_entropy"
 
 # model -> its _Session while a regulariser or an armed training monitor uses it
 _SESSIONS: "weakref.WeakKeyDictionary[torch.nn.Module, _Session]" = weakref.WeakKeyDictionary()
-
-
-# ---- per-head means from one recorded forward ----------------------------------------------------
-
-def _head_means(h: torch.Tensor, n_keys: torch.Tensor, usable: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean of `h / log n` over usable positions, per head, and the count per layer.
-
-    h `[B, L, H, N]` (nats, may hold NaN for a layer that did not run), n_keys `[B, L, N]`,
-    usable `[B, L, N]` bool. Returns means `[L, H]` (0 where a layer has no usable position, with
-    no gradient there) and count `[L]`. Differentiable and NaN-free; keeps fp64 when h is fp64.
-    """
-    dt = torch.promote_types(h.dtype, torch.float32)
-    ok = usable[:, :, None, :]  # [B, L, 1, N]
-    log_n = torch.log(n_keys.to(dt).clamp(min=2))[:, :, None, :]  # [B, L, 1, N]
-    # where(), not multiply-by-mask: a NaN outside `ok` must not reach the sum or its gradient
-    hn = torch.where(ok, h.to(dt) / log_n, torch.zeros((), dtype=dt, device=h.device))  # [B, L, H, N]
-    count = usable.sum(dim=(0, 2)).to(dt)  # [L]
-    means = hn.sum(dim=(0, 3)) / count.clamp(min=1)[:, None]  # [L, H]
-    return means, count
 
 
 class _Forward:
@@ -302,7 +284,7 @@ class RegularizerHandle:
     # ---- the penalty ----------------------------------------------------------------------------
     def _penalty(self, fwd: _Forward) -> torch.Tensor:
         slots = [fwd.layers.index(i) for i in self.layers]
-        means, count = _head_means(fwd.stat(self.stat), fwd.n_keys, fwd.usable(2))  # [L, H], [L]
+        means, count = head_means(fwd.stat(self.stat), fwd.n_keys, fwd.usable(2))  # [L, H], [L]
         means, count = means[slots], count[slots]  # penalised layers
         if self.kind == "band":
             lo, hi = self.band
@@ -474,7 +456,7 @@ class TrainingMonitor:
     def _accumulate(self, fwd: _Forward) -> None:
         with torch.no_grad():
             usable = fwd.usable(T.MIN_KEYS)  # [B, L, N]
-            h_mean, count = _head_means(fwd.stat("shannon").detach(), fwd.n_keys, usable)  # [L, H], [L]
+            h_mean, count = head_means(fwd.stat("shannon").detach(), fwd.n_keys, usable)  # [L, H], [L]
             sink = fwd.stat("sink_mass").detach()  # [B, L, H, N]
             ok = usable[:, :, None, :]
             sink_sum = torch.where(ok, sink.double(), torch.zeros((), dtype=torch.float64, device=sink.device)).sum(dim=(0, 3))

@@ -204,6 +204,15 @@ inline void visible_range(const Problem& p, int64_t i, int64_t& lo, int64_t& hi)
   lo = std::min(lo, hi);
 }
 
+// Keys [k_lo, k_hi) any query of the block [qs, qe) can see: the forward and the backward
+// stream exactly these key blocks.
+inline void key_span(const Problem& p, int64_t qs, int64_t qe, int64_t& k_lo, int64_t& k_hi) {
+  int64_t lo_last, hi_last;
+  visible_range(p, qs, k_lo, k_hi);  // the first row's range: its lower bound is the block's
+  visible_range(p, qe - 1, lo_last, hi_last);
+  k_hi = std::max(k_lo, hi_last);
+}
+
 // Apply the user mask to scores x[0, n) of row i, keys [k0, k0 + n).
 inline void apply_mask(const Problem& p, float* x, int64_t n, int64_t b, int64_t h, int64_t i,
                        int64_t k0) {
@@ -295,10 +304,8 @@ void run_block(const Problem& p, const scalar_t* qp, const scalar_t* kp, const s
   for (auto* x : {&ws.l, &ws.t, &ws.l2, &ws.ls, &ws.bad}) std::fill_n(x->begin(), bq, 0.f);
   if (p.has_v) std::fill_n(ws.acc.begin(), bq * Dv, 0.f);
 
-  int64_t lo_first, hi_first, lo_last, hi_last;
-  visible_range(p, qs, lo_first, hi_first);
-  visible_range(p, qe - 1, lo_last, hi_last);
-  const int64_t k_lo = lo_first, k_hi = std::max(lo_first, hi_last);
+  int64_t k_lo, k_hi;
+  key_span(p, qs, qe, k_lo, k_hi);
 
   for (int64_t ks = k_lo; ks < k_hi; ks += p.bk) {
     const int64_t ke = std::min(ks + p.bk, k_hi);
@@ -542,10 +549,8 @@ void backward_head(const Problem& p, const scalar_t* qp, const scalar_t* kp, con
     const float* dO = has_dp ? rt.dout + row0 * Dv : nullptr;  // [bq, Dv]
     std::fill_n(ws.dq.begin(), bq * D, 0.f);
 
-    int64_t lo_first, hi_first, lo_last, hi_last;
-    visible_range(p, qs, lo_first, hi_first);
-    visible_range(p, qe - 1, lo_last, hi_last);
-    const int64_t k_lo = lo_first, k_hi = std::max(lo_first, hi_last);
+    int64_t k_lo, k_hi;
+    key_span(p, qs, qe, k_lo, k_hi);
 
     for (int64_t ks = k_lo; ks < k_hi; ks += p.bk) {
       const int64_t ke = std::min(ks + p.bk, k_hi);
