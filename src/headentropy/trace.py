@@ -17,6 +17,11 @@ from pathlib import Path
 import torch
 
 STATS = ("shannon", "renyi2", "sink_mass")
+# Per-token statistics of the model's logits (not of attention), `[B, N]` fp32, aligned with the
+# positions: the log-probability of the token at position t and the entropy (nats) of the
+# next-token distribution it was drawn from (the logits at t - 1). NaN where that distribution
+# was not computed (the first position of a call; a prompt prefilled with `logits_to_keep=1`).
+TOKEN_STATS = ("token_logprob", "predictive_entropy")
 FORMAT = "headentropy.EntropyTrace/1"
 _REQUIRED = ("valid", "generated", "token_ids", "n_keys")
 
@@ -49,6 +54,8 @@ class EntropyTrace:
     n_keys: torch.Tensor  # [B, L, N] int32: keys visible to each query (sliding layers differ)
     layers: list[int] = field(default_factory=list)
     model_name: str = ""
+    token_logprob: torch.Tensor | None = None  # [B, N] fp32 (TOKEN_STATS), None when the model gave no logits
+    predictive_entropy: torch.Tensor | None = None  # [B, N] fp32 nats
 
     def __repr__(self) -> str:
         recorded = [n for n in STATS if getattr(self, n) is not None]
@@ -105,6 +112,17 @@ class EntropyTrace:
 
         return token_stats(self, tokenizer)
 
+    def select(self, rows) -> "EntropyTrace":
+        """The trace of some batch rows (an index, a list of indices or a bool mask `[B]`)."""
+        idx = torch.as_tensor([rows] if isinstance(rows, int) else rows)
+        if idx.dtype == torch.bool:
+            idx = idx.nonzero().flatten()
+        pick = lambda x: None if x is None else x[idx]  # noqa: E731
+        return EntropyTrace(
+            **{name: pick(getattr(self, name)) for name in STATS + TOKEN_STATS},
+            valid=self.valid[idx], generated=self.generated[idx], token_ids=self.token_ids[idx],
+            n_keys=self.n_keys[idx], layers=list(self.layers), model_name=self.model_name)
+
     def non_finite_count(self) -> int:
         """Number of recorded statistics that are NaN/inf at valid positions (e.g. NaN activations)."""
         total = 0
@@ -127,7 +145,7 @@ class EntropyTrace:
             "token_ids": self.token_ids.to(torch.int64),
             "n_keys": self.n_keys.to(torch.int32),
         }
-        for name in STATS:
+        for name in STATS + TOKEN_STATS:
             value = getattr(self, name)
             if value is not None:
                 tensors[name] = value.to(torch.float32)
@@ -170,6 +188,8 @@ class EntropyTrace:
                 n_keys=tensors["n_keys"],
                 layers=[int(x) for x in meta["layers"]],
                 model_name=str(meta.get("model_name", "")),
+                token_logprob=tensors.get("token_logprob"),
+                predictive_entropy=tensors.get("predictive_entropy"),
             )
         except (SafetensorError, OSError, ValueError, KeyError, TypeError) as e:
             reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e) or type(e).__name__
@@ -186,6 +206,9 @@ def _check_shapes(trace: EntropyTrace, path) -> None:
         value = getattr(trace, name)
         if value is not None:
             expected[name] = (B, L, value.shape[2] if value.dim() == 4 else -1, N)
+    for name in TOKEN_STATS:
+        if getattr(trace, name) is not None:
+            expected[name] = (B, N)
     for name, shape in expected.items():
         if tuple(getattr(trace, name).shape) != shape:
             raise ValueError(f"{os.fspath(path)} is not a (complete) headentropy trace: "

@@ -15,6 +15,7 @@ from contextvars import ContextVar
 import torch
 
 from ..kernels.visibility import first_key_slots
+from .logits import LogitCarry, token_logit_stats
 from .taps import CallInfo, Step, Tap
 
 
@@ -37,6 +38,7 @@ class Capture:
         self.positions_done = 0  # positions processed by earlier steps of the current call
         self.eos_ids: list[int] = []
         self._step_cache: dict = {}  # per-step values shared by the layers (n_keys of a mask, ...)
+        self._logit_carry: LogitCarry | None = None  # last-position logits of the previous step
 
     def owns(self, module: torch.nn.Module) -> bool:
         return id(module) in self.slots
@@ -51,6 +53,7 @@ class Capture:
         self.calls += 1
         self.in_call = True
         self.positions_done = 0
+        self._logit_carry = None
 
     def end_call(self) -> None:
         if not self.in_call:
@@ -83,6 +86,19 @@ class Capture:
         if key not in self._step_cache:
             self._step_cache[key] = compute()
         return self._step_cache[key]
+
+    def record_logits(self, logits: torch.Tensor | None) -> None:
+        """The step's output logits `[B, K, V]`: token log-probabilities and predictive entropy.
+
+        Only when a tap of this call asks for them (TraceTap, StepTap; not LossTap in training).
+        """
+        step = self.step
+        if step is None or not step.n_keys or not isinstance(logits, torch.Tensor) or logits.dim() != 3:
+            return
+        if not any(t.wants_token_stats for t in self.active):
+            return
+        ids = step.input_ids if isinstance(step.input_ids, torch.Tensor) and step.input_ids.dim() == 2 else None
+        step.token_stats, self._logit_carry = token_logit_stats(logits.detach(), ids, step.q_len, self._logit_carry)
 
     def end_step(self, ok: bool) -> None:
         step, self.step = self.step, None

@@ -22,7 +22,7 @@ from typing import Callable
 
 import torch
 
-from ..trace import STATS, EntropyTrace
+from ..trace import STATS, TOKEN_STATS, EntropyTrace
 
 
 @dataclass
@@ -35,6 +35,7 @@ class Step:
     mask2d: torch.Tensor | None  # [B, past + Lq] 2-D padding mask given to the model, or None
     generated: bool  # processed while decoding
     implicit: bool = False  # opened by an attention module called directly, not by the model
+    token_stats: dict[str, torch.Tensor] = field(default_factory=dict)  # TOKEN_STATS name -> [B, Lq]
 
     @property
     def q_len(self) -> int:
@@ -82,6 +83,7 @@ class Tap:
     """Base class: override the hooks you need. `every_n_calls` picks the calls it sees."""
 
     keep_graph = False  # True: the statistics keep their autograd graph (LossTap)
+    wants_token_stats = True  # False: skip the logits' log-probabilities (LossTap)
 
     def __init__(self, every_n_calls: int = 1) -> None:
         if isinstance(every_n_calls, bool) or not isinstance(every_n_calls, int) or every_n_calls < 1:
@@ -115,7 +117,8 @@ class TraceTap(Tap):
 
     def on_step(self, step: Step) -> None:
         detached = {slot: {k: v.detach() for k, v in s.items()} for slot, s in step.stats.items()}
-        self._steps.append(Step(detached, step.n_keys, step.input_ids, step.mask2d, step.generated, step.implicit))
+        self._steps.append(Step(detached, step.n_keys, step.input_ids, step.mask2d, step.generated, step.implicit,
+                                step.token_stats))
 
     def end_call(self, eos_ids: list[int]) -> None:
         steps, self._steps = self._steps, []
@@ -129,6 +132,8 @@ def _build_trace(steps: list[Step], call: CallInfo) -> EntropyTrace:
     L = len(call.layers)
     parts: dict[str, list[torch.Tensor]] = {k: [] for k in call.stats}
     n_keys, valid, generated, token_ids = [], [], [], []
+    token_parts: dict[str, list[torch.Tensor]] = {k: [] for k in TOKEN_STATS}
+    has_token_stats = any(step.token_stats for step in steps)
     for step in steps:
         for name in call.stats:  # one stack on the device, one copy to the CPU per statistic
             parts[name].append(step.stacked(name, L).float().cpu())  # [B, L, H, Lq]
@@ -142,6 +147,9 @@ def _build_trace(steps: list[Step], call: CallInfo) -> EntropyTrace:
             token_ids.append(ids.cpu().to(torch.int64).expand(B, Lq))
         else:
             token_ids.append(torch.full((B, Lq), -1, dtype=torch.int64))
+        for name in TOKEN_STATS:
+            value = step.token_stats.get(name)
+            token_parts[name].append(value.float().cpu() if value is not None else torch.full((B, Lq), float("nan")))
     cat = lambda xs: torch.cat(xs, dim=-1)  # noqa: E731 -- positions are the last axis
     return EntropyTrace(
         **{name: (cat(parts[name]) if name in call.stats else None) for name in STATS},
@@ -151,6 +159,7 @@ def _build_trace(steps: list[Step], call: CallInfo) -> EntropyTrace:
         n_keys=cat(n_keys),
         layers=list(call.layers),
         model_name=call.model_name,
+        **{name: (cat(token_parts[name]) if has_token_stats else None) for name in TOKEN_STATS},
     )
 
 
@@ -191,6 +200,7 @@ class LossTap(Tap):
     """
 
     keep_graph = True
+    wants_token_stats = False
 
     def __init__(self, every_n_calls: int = 1) -> None:
         super().__init__(every_n_calls)
@@ -243,6 +253,8 @@ class StepEvent:
     n_keys: torch.Tensor | None = None  # [B, L, Lq]
     input_ids: torch.Tensor | None = None  # [B, Lq]
     layers: list[int] = field(default_factory=list)
+    token_stats: dict[str, torch.Tensor] = field(default_factory=dict)  # TOKEN_STATS name -> [B, Lq]
+    valid: torch.Tensor | None = None  # [B, Lq] bool: False for padding
 
     def last(self, name: str = "shannon") -> torch.Tensor:
         """The newest token's statistic `[B, L, H]` (the whole step when decoding, Lq = 1)."""
@@ -273,5 +285,5 @@ class StepTap(Tap):
         stats = {name: step.stacked(name, L).detach() for name in call.stats}
         ids = step.input_ids if step.input_ids is not None and step.input_ids.dim() == 2 else None
         self.callback(StepEvent(call.index, self._step_index, step.generated, stats, step.stacked_n_keys(L),
-                                ids, list(call.layers)))
+                                ids, list(call.layers), dict(step.token_stats), step.valid()))
         self._step_index += 1

@@ -257,6 +257,8 @@ class monitor:  # noqa: N801 -- used as a function-like context manager: `with h
 
         def post_hook(module, args, kwargs, output):
             # always_call=True: also runs when forward raised (output is then None).
+            if output is not None:
+                cap.record_logits(getattr(output, "logits", None))
             cap.end_step(ok=output is not None)
             if not cap.in_generate:
                 cap.end_call()

@@ -22,7 +22,7 @@ from ..analysis import data_sufficiency, diagnose, head_stats, layer_profile, to
 from ..analysis._select import per_position, to_list
 from ..analysis.tokens import token_texts
 from ..files import write_files_atomically
-from ..trace import STATS, EntropyTrace
+from ..trace import STATS, TOKEN_STATS, EntropyTrace
 from .summary import REQUIRED_KEYS
 
 FORMAT = "headentropy.report/1"
@@ -77,6 +77,7 @@ def stack_traces(traces: list[EntropyTrace]) -> EntropyTrace:
         n_keys=cat("n_keys", 0),  # [B, L, N]
         layers=list(layers),
         model_name=traces[0].model_name,
+        **{s: (cat(s, float("nan")) if all(getattr(t, s) is not None for t in traces) else None) for s in TOKEN_STATS},
     )
 
 

@@ -1,0 +1,68 @@
+"""Per-token statistics of the model's logits, from the output of the same forward (no second pass).
+
+For the token at position t: its log-probability and the entropy of the next-token distribution it
+was drawn from, i.e. of the logits at position t - 1. Within a step those are the step's own
+logits; for the step's first position they come from the previous step's last position (the
+`carry`), which is how decode steps get theirs: `generate` feeds back the token sampled from the
+previous step's logits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+_CHUNK = 128  # positions per pass over the vocabulary: bounds the fp32 temporaries to B·128·V
+
+
+@dataclass
+class LogitCarry:
+    """The previous step's last-position logits, to score the next step's first token."""
+
+    logits: torch.Tensor  # [B, V] fp32
+    lse: torch.Tensor  # [B]
+    entropy: torch.Tensor  # [B] nats
+
+
+def _lse_entropy(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """log-sum-exp and Shannon entropy (nats) of softmax(logits) over the last axis."""
+    lse = torch.logsumexp(logits, dim=-1)
+    p = torch.exp(logits - lse[..., None])
+    # H = lse - Σ p·x; -inf logits (masked vocabulary) have p = 0 and must not give 0·inf = NaN
+    px = torch.where(p > 0, p * logits, torch.zeros((), dtype=logits.dtype, device=logits.device))
+    return lse, lse - px.sum(dim=-1)
+
+
+@torch.no_grad()
+def token_logit_stats(
+    logits: torch.Tensor, input_ids: torch.Tensor | None, q_len: int, carry: LogitCarry | None
+) -> tuple[dict[str, torch.Tensor], LogitCarry]:
+    """`{"token_logprob", "predictive_entropy"}` `[B, q_len]` (NaN where unknown) and the new carry.
+
+    logits `[B, K, V]`: the logits of the step's last K positions (K = q_len, or fewer when the
+    model was asked for `logits_to_keep`); input_ids `[B, q_len]` or None (embeddings given).
+    """
+    B, K, V = logits.shape
+    device = logits.device
+    logprob = torch.full((B, q_len), float("nan"), dtype=torch.float32, device=device)
+    entropy = torch.full((B, q_len), float("nan"), dtype=torch.float32, device=device)
+    ids = input_ids.to(device).long().expand(B, q_len) if input_ids is not None else None
+
+    if carry is not None and carry.logits.shape[0] == B:  # position 0: the previous step's logits
+        entropy[:, 0] = carry.entropy
+        if ids is not None:
+            logprob[:, 0] = carry.logits.gather(1, ids[:, :1])[:, 0] - carry.lse
+    # logits at step position j (j = q_len - K + i) predict the token at j + 1
+    first = q_len - K
+    for a in range(0, K - 1, _CHUNK):
+        b = min(a + _CHUNK, K - 1)
+        x = logits[:, a:b].float()  # [B, c, V]
+        lse, h = _lse_entropy(x)
+        entropy[:, first + a + 1 : first + b + 1] = h
+        if ids is not None:
+            target = ids[:, first + a + 1 : first + b + 1]  # [B, c]
+            logprob[:, first + a + 1 : first + b + 1] = x.gather(2, target[..., None])[..., 0] - lse
+    last = logits[:, -1].to(torch.float32, copy=True)  # [B, V]; a copy: a view would keep all logits alive
+    lse, h = _lse_entropy(last)
+    return {"token_logprob": logprob, "predictive_entropy": entropy}, LogitCarry(last, lse, h)
