@@ -10,6 +10,8 @@ Public API (pinned by tests/test_public_api.py)::
     mon.trace                                # EntropyTrace [batch, layers, heads, positions]
     he.regularize(model), he.TrainingMonitor(model), he.EntropyCallback()   # training
     model, tok = he.load_model("smollm2")    # embedded default models
+    scorer = he.ConfidenceScorer.load("smollm2")                     # confidence of answers
+    he.generate(model, tok, "Who wrote Moby-Dick?", gate=he.ConfidenceGate(scorer, 0.5, "abstain"))
 """
 
 from .kernels.dispatch import BackendStatus, BackendUnavailable, attention, backends
@@ -20,6 +22,7 @@ from .hf.monitor import monitor
 from .hf.training import RegularizerHandle, TrainingMonitor, regularize
 from .trace import EntropyTrace
 from .analysis import Finding, diagnose
+from .confidence import ConfidenceGate, ConfidenceScorer, Retriever, generate
 
 __version__ = "0.1.0"
 
@@ -38,11 +41,14 @@ __all__ = [
     "AttentionResult",
     "BackendStatus",
     "BackendUnavailable",
+    "ConfidenceGate",
+    "ConfidenceScorer",
     "EntropyCallback",
     "EntropyTrace",
     "Finding",
     "LossTap",
     "RegularizerHandle",
+    "Retriever",
     "StepEvent",
     "StepTap",
     "Tap",
@@ -51,6 +57,7 @@ __all__ = [
     "attention",
     "backends",
     "diagnose",
+    "generate",
     "load_model",
     "merge_results",
     "monitor",

@@ -5,6 +5,9 @@
     headentropy profile  (same inputs; JSON on stdout, nothing written)
     headentropy compare A B [--json]   (report folders, report.json files or trace files)
     headentropy backends
+    headentropy calibrate --model smollm2 --data qa.jsonl --out scorer/ [--held-out DOMAIN]
+    headentropy evaluate --scorer scorer/|smollm2 --data qa.jsonl [--out DIR]
+    headentropy generate --model smollm2 --prompt TEXT [--gate abstain|resample|retrieve] [--docs DIR]
 
 Errors a user can cause (unknown model, empty prompt, bad --out, ...) print one line
 `headentropy: error: ...` and exit with status 2; no traceback. Everything that can be checked
@@ -255,6 +258,131 @@ def cmd_backends(args) -> int:
     return 0
 
 
+def _questions(path: str):
+    from .confidence.qa import QuestionFileError, load_questions
+
+    try:
+        return load_questions(path)
+    except QuestionFileError as e:
+        raise UserError(str(e)) from None
+
+
+def _scorer(source: str):
+    from .confidence import ConfidenceScorer, ScorerError
+
+    try:
+        return ConfidenceScorer.load(source)
+    except ScorerError as e:
+        raise UserError(str(e)) from None
+
+
+def _answer(args, questions):
+    from .confidence.qa import answer_questions
+
+    if args.batch_size < 1 or args.max_new_tokens < 1:
+        raise UserError("--batch-size and --max-new-tokens must be >= 1")
+    model, tok = load(args.model, args.device, args.quiet)
+    return answer_questions(model, tok, questions, batch_size=args.batch_size, max_new_tokens=args.max_new_tokens,
+                            backend=args.backend, quiet=args.quiet)
+
+
+def cmd_calibrate(args) -> int:
+    from .confidence import ConfidenceScorer
+
+    if not args.data:
+        raise UserError("calibrate needs --data QUESTIONS.jsonl")
+    questions = _questions(args.data)
+    out = Path(args.out)
+    check_writable_out(out)
+    domains = {q.domain for q in questions}
+    if args.held_out is not None and args.held_out not in domains:
+        raise UserError(f"--held-out {args.held_out!r} is not a domain of {args.data}: {sorted(domains)}")
+    gs = _answer(args, questions)
+    gs.save(out / "generations")
+    train = gs.subset([d != args.held_out for d in gs.domains])
+    y = train.labels
+    if bool(y.all()) or not bool(y.any()):
+        raise UserError(f"all {len(y)} answers were labelled {'correct' if bool(y.all()) else 'wrong'}: "
+                        "a scorer needs both (add harder or easier questions)")
+    scorer = ConfidenceScorer(args.features).fit_features(train.features, y, gs.num_layers, gs.num_heads,
+                                                          gs.model_name, groups=train.domains)
+    scorer.info.update({"model": args.model, "held_out_domain": args.held_out, "data": str(args.data)})
+    scorer.save(out)
+    print(f"answered {len(gs)} questions, {int(gs.labels.sum())} correct ({float(gs.labels.double().mean()):.0%})")
+    print(f"fitted on {len(train)} answers ({', '.join(sorted(set(train.domains)))}), C = {scorer.C}")
+    print("features with the largest weights (positive: more likely correct):")
+    for e in scorer.explain(8):
+        print(f"  {e['weight']:+.3f}  {e['feature']}")
+    print(f"scorer written to {out}/ (scorer.safetensors, scorer.json); answers in {out}/generations/")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from .confidence import evaluate as E
+    from .confidence.qa import GenerationSet, QuestionFileError
+
+    if not args.data and not args.generations:
+        raise UserError("evaluate needs --data QUESTIONS.jsonl (or --generations DIR from an earlier run)")
+    scorer = _scorer(args.scorer)
+    if args.generations:
+        try:
+            gs = GenerationSet.load(args.generations)
+        except QuestionFileError as e:
+            raise UserError(str(e)) from None
+    else:
+        args.model = args.model or scorer.info.get("model") or "smollm2"
+        gs = _answer(args, _questions(args.data))
+    if (gs.num_layers, gs.num_heads) != (scorer.num_layers, scorer.num_heads):
+        raise UserError(f"the scorer was fitted on a model with {scorer.num_layers} layers x {scorer.num_heads} heads; "
+                        f"these answers come from one with {gs.num_layers} x {gs.num_heads}")
+    tables = E.evaluation(scorer, gs)
+    text = E.markdown(tables)
+    print(text)
+    if args.out:
+        out = Path(args.out)
+        check_writable_out(out)
+        base = E.baseline_scores(gs)
+        E.plot_risk_coverage({"scorer": scorer.score_features(gs.features), "mean token log-prob": base["mean_logprob"]},
+                             gs.labels, out / "risk_coverage.png", "risk-coverage")
+        (out / "evaluation.md").write_text(text + "\n")
+        gs.save(out / "generations")
+        print(f"\nwritten: {out}/evaluation.md, {out}/risk_coverage.png, {out}/generations/")
+    return 0
+
+
+def cmd_generate(args) -> int:
+    from .confidence import ConfidenceGate, Retriever, generate
+
+    if not args.prompt or not args.prompt.strip():
+        raise UserError("--prompt is empty")
+    if args.max_new_tokens < 1:
+        raise UserError("--max-new-tokens must be >= 1")
+    if args.gate == "retrieve" and not args.docs:
+        raise UserError("--gate retrieve needs --docs DIR (a folder of .txt/.md passages)")
+    if not 0.0 <= args.threshold <= 1.0:
+        raise UserError("--threshold must lie in [0, 1]")
+    scorer = _scorer(args.scorer)
+    retriever = None
+    if args.docs:
+        try:
+            retriever = Retriever.from_folder(args.docs)
+        except ValueError as e:
+            raise UserError(str(e)) from None
+    model, tok = load(args.model, args.device, args.quiet)
+    gate = ConfidenceGate(scorer, args.threshold, args.gate, retriever=retriever) if args.gate else None
+    result = generate(model, tok, args.prompt, gate=gate, scorer=scorer, max_new_tokens=args.max_new_tokens)[0]
+    print(result.text)
+    print(f"confidence: {result.confidence:.3f}" + (f" (threshold {args.threshold:.2f})" if gate else ""))
+    if gate:
+        what = {"accepted": "accepted the answer", "abstained": "abstained (confidence below the threshold)",
+                "resampled": f"resampled: {result.generations - 1} sample(s), " + ("one accepted" if result.accepted else "none accepted, kept the most confident"),
+                "retrieved": f"retrieved {len(result.passages)} passage(s) and regenerated"}[result.action]
+        print(f"gate ({args.gate}): {what}")
+        if result.action != "accepted":
+            print(f"first answer: {result.attempts[0].text} (confidence {result.attempts[0].confidence:.3f})")
+    return 0
+
+
 # ---- argument parsing ----------------------------------------------------------------------------
 
 def _add_run_arguments(p: argparse.ArgumentParser) -> None:
@@ -308,6 +436,41 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("backends", help="which attention backends are available here")
     p.set_defaults(func=cmd_backends)
+
+    def answering(p, model_default):
+        p.add_argument("--model", default=model_default, help="smollm2 (default), a local folder or a hub id")
+        p.add_argument("--data", help='JSON lines: {"id", "domain", "question", "answers": [aliases]}')
+        p.add_argument("--batch-size", type=int, default=16, help="questions per generate call")
+        p.add_argument("--max-new-tokens", type=int, default=24, help="answer length limit (tokens)")
+        p.add_argument("--backend", default="auto", help="he.attention backend")
+        p.add_argument("--device", default=None, help="torch device for the model")
+        p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+
+    p = sub.add_parser("calibrate", help="answer labelled questions and fit a confidence scorer")
+    answering(p, "smollm2")
+    p.add_argument("--out", required=True, help="folder for the scorer (scorer.safetensors + scorer.json)")
+    p.add_argument("--held-out", default=None, metavar="DOMAIN", help="leave this domain out of the fit")
+    p.add_argument("--features", default="all", choices=("all", "attention", "logits"), help="feature set")
+    p.set_defaults(func=cmd_calibrate)
+
+    p = sub.add_parser("evaluate", help="AUROC, PRR and risk-coverage of a scorer against baselines")
+    answering(p, None)
+    p.add_argument("--scorer", default="smollm2", help="a scorer folder, or smollm2 (the shipped one)")
+    p.add_argument("--generations", default=None, help="reuse answers saved by calibrate/evaluate instead of --data")
+    p.add_argument("--out", default=None, help="write evaluation.md, risk_coverage.png and the answers here")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("generate", help="answer a prompt with a confidence score and an optional gate")
+    p.add_argument("--model", default="smollm2", help="smollm2 (default), a local folder or a hub id")
+    p.add_argument("--prompt", required=True, help="the question")
+    p.add_argument("--scorer", default="smollm2", help="a scorer folder, or smollm2 (the shipped one)")
+    p.add_argument("--gate", choices=("abstain", "resample", "retrieve"), default=None, help="act when not confident")
+    p.add_argument("--threshold", type=float, default=0.5, help="confidence below which the gate acts")
+    p.add_argument("--docs", default=None, help="folder of .txt/.md passages for --gate retrieve")
+    p.add_argument("--max-new-tokens", type=int, default=32)
+    p.add_argument("--device", default=None, help="torch device for the model")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    p.set_defaults(func=cmd_generate)
     return parser
 
 

@@ -35,6 +35,15 @@ def _in_set(name: str, feature_set: str) -> bool:
     return feature_set == "all" or (feature_set == "logits") == is_logit
 
 
+# Scores stay inside [EPS, 1 - EPS]: a score is never certain, so a gate threshold of 0 never
+# intervenes and 1 always does.
+EPS = 1e-6
+
+
+def _probability(logit: torch.Tensor) -> torch.Tensor:
+    return torch.sigmoid(logit).clamp(EPS, 1 - EPS)
+
+
 class ScorerError(ValueError):
     """A scorer file that cannot be used (or a trace from another model): the message says why."""
 
@@ -126,13 +135,13 @@ class ConfidenceScorer:
         keep = torch.tensor([_in_set(n, self.feature_set) for n in feature_names(self.num_layers, self.num_heads)])
         if x.shape[1] != len(keep):
             raise ScorerError(f"{x.shape[1]} features given; this scorer's model has {len(keep)}")
-        return torch.sigmoid(self.logit(x[:, keep]))
+        return _probability(self.logit(x[:, keep]))
 
     def score(self, trace: EntropyTrace | Sequence[EntropyTrace]) -> torch.Tensor:
         """`[B]` float64: the probability that each row's generated answer is correct."""
         if not self.fitted:
             raise RuntimeError("the scorer is not fitted: call fit() or ConfidenceScorer.load()")
-        return torch.sigmoid(self.logit(self._features(trace)))
+        return _probability(self.logit(self._features(trace)))
 
     def logit(self, x: torch.Tensor) -> torch.Tensor:
         """Log-odds of correctness for raw features `[B, F]` (in `self.names` order)."""

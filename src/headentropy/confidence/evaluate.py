@@ -1,0 +1,146 @@
+"""Evaluate confidence scores on labelled generations, against the baselines a reviewer asks for.
+
+Every score is oriented so that higher means "more likely correct"; the orientation of each
+baseline is fixed in advance (never chosen on the test rows):
+
+| baseline                  | confidence                                  |
+|---------------------------|---------------------------------------------|
+| `mean_logprob`            | mean token log-probability over the answer   |
+| `min_logprob`             | the least likely answer token               |
+| `predictive_entropy`      | − mean entropy of the next-token distribution |
+| `answer_length`           | − number of answer tokens                   |
+| `attention_entropy`       | − mean normalised attention entropy (the seed's claim: higher ⇒ wrong) |
+| `spike_detector`          | − 1 when the entropy_spike detector fires on the answer, else 0 |
+
+Protocols: `cross_validated` (k folds over the rows; in-domain) and `leave_one_group_out`
+(fit on every domain but one, score the one left out: transfer to unseen question domains).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from .logistic import folds
+from .metrics import auroc, bootstrap, prr
+from .qa import GenerationSet
+from .scorer import ConfidenceScorer
+
+BASELINES = ("mean_logprob", "min_logprob", "predictive_entropy", "answer_length", "attention_entropy",
+             "spike_detector")
+
+
+def baseline_scores(gs: GenerationSet) -> dict[str, torch.Tensor]:
+    """`[n]` confidence per baseline (NaN features -> the baseline's least confident value)."""
+    def filled(x: torch.Tensor) -> torch.Tensor:
+        low = float(x[~torch.isnan(x)].min()) - 1 if bool((~torch.isnan(x)).any()) else 0.0
+        return torch.nan_to_num(x, nan=low)
+
+    return {
+        "mean_logprob": filled(gs.feature("mean_logprob")),
+        "min_logprob": filled(gs.feature("min_logprob")),
+        "predictive_entropy": filled(-gs.feature("mean_predictive_entropy")),
+        "answer_length": filled(-torch.expm1(gs.feature("log_length"))),
+        "attention_entropy": filled(-gs.feature("mean_shannon")),
+        "spike_detector": -torch.tensor([float(r.spikes > 0) for r in gs.rows], dtype=torch.float64),
+    }
+
+
+def cross_validated(gs: GenerationSet, feature_set: str = "all", k: int = 5, seed: int = 0) -> torch.Tensor:
+    """Out-of-fold scores `[n]`: each row scored by a scorer fitted without its fold."""
+    scores = torch.full((len(gs),), float("nan"), dtype=torch.float64)
+    for test in folds(len(gs), None, k=k, seed=seed):
+        train = torch.ones(len(gs), dtype=torch.bool)
+        train[test] = False
+        scorer = _fit(gs.subset(train), feature_set)
+        scores[test] = scorer.score_features(gs.features[test])
+    return scores
+
+
+def leave_one_group_out(gs: GenerationSet, feature_set: str = "all") -> torch.Tensor:
+    """Scores `[n]`: each domain scored by a scorer fitted on the other domains only."""
+    scores = torch.full((len(gs),), float("nan"), dtype=torch.float64)
+    domains = gs.domains
+    for domain in sorted(set(domains)):
+        test = torch.tensor([d == domain for d in domains])
+        scorer = _fit(gs.subset(~test), feature_set)
+        scores[test] = scorer.score_features(gs.features[test])
+    return scores
+
+
+def _fit(gs: GenerationSet, feature_set: str) -> ConfidenceScorer:
+    return ConfidenceScorer(feature_set=feature_set).fit_features(
+        gs.features, gs.labels, gs.num_layers, gs.num_heads, gs.model_name, groups=gs.domains)
+
+
+@dataclass
+class Row:
+    method: str
+    n: int
+    accuracy: float  # fraction of correct answers among the rows
+    auroc: tuple[float, float, float]  # value, 95% low, 95% high
+    prr: tuple[float, float, float]
+
+    def markdown(self) -> str:
+        f = lambda v: f"{v[0]:.3f} [{v[1]:.3f}, {v[2]:.3f}]"  # noqa: E731
+        return f"| {self.method} | {self.n} | {self.accuracy:.2f} | {f(self.auroc)} | {f(self.prr)} |"
+
+
+HEADER = "| method | answers | accuracy | AUROC [95% CI] | PRR [95% CI] |\n|---|---|---|---|---|"
+
+
+def compare(scores: dict[str, torch.Tensor], correct: torch.Tensor, n_boot: int = 1000) -> list[Row]:
+    """One table row per score, with bootstrap intervals over the same resamples' seed."""
+    y = correct.bool()
+    return [Row(name, len(y), float(y.double().mean()), bootstrap(auroc, s, y, n_boot), bootstrap(prr, s, y, n_boot))
+            for name, s in scores.items()]
+
+
+def evaluation(scorer: ConfidenceScorer | None, gs: GenerationSet, n_boot: int = 1000) -> dict[str, list[Row]]:
+    """The tables `headentropy evaluate` prints, on one generation set.
+
+    * "given scorer": the scorer as it is (no refit), with the baselines;
+    * "in-domain (5-fold)" and "leave one domain out": scorers refitted on this data's folds /
+      other domains (the latter only with >= 3 domains), with the baselines.
+    """
+    y = gs.labels
+    base = {f"baseline: {k}": v for k, v in baseline_scores(gs).items()}
+    tables: dict[str, list[Row]] = {}
+    if scorer is not None:
+        tables["given scorer"] = compare({"scorer": scorer.score_features(gs.features), **base}, y, n_boot)
+    if bool(y.all()) or not bool(y.any()):
+        return tables  # one class: nothing can be refitted
+    tables["in-domain (5-fold cross-validation)"] = compare(
+        {f"scorer ({fs})": cross_validated(gs, fs) for fs in ("all", "attention", "logits")} | base, y, n_boot)
+    if len(set(gs.domains)) >= 3:
+        tables["leave one domain out"] = compare(
+            {f"scorer ({fs})": leave_one_group_out(gs, fs) for fs in ("all", "attention", "logits")} | base, y, n_boot)
+    return tables
+
+
+def markdown(tables: dict[str, list[Row]]) -> str:
+    return "\n\n".join(f"### {name}\n\n{HEADER}\n" + "\n".join(r.markdown() for r in rows) for name, rows in tables.items())
+
+
+def plot_risk_coverage(scores: dict[str, torch.Tensor], correct: torch.Tensor, path, title: str) -> None:
+    """Selective risk against coverage for each score, one PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .metrics import risk_coverage
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, s in scores.items():
+        cov, risk = risk_coverage(s, correct)
+        ax.plot(cov.numpy(), risk.numpy(), label=f"{name} (AUROC {auroc(s, correct):.2f})")
+    ax.set_xlabel("coverage (fraction of answers kept, most confident first)")
+    ax.set_ylabel("error rate among kept answers")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
