@@ -168,7 +168,9 @@ def cmd_report(args) -> int:
     check_out_dir(out, args.force)  # before the slow part
     texts, args.source = read_prompts(args)
     trace, tok, settings = run(args, texts)
-    report = build_report(trace, tok, settings=settings)
+    from .confidence.report import scored_section
+
+    report = build_report(trace, tok, settings=settings, confidence=scored_section(trace))
     try:
         html_path = write_report(out, report, trace)
     except OSError as e:

@@ -138,3 +138,30 @@ class StreamingConfidence:
                   "log_length": torch.log1p(st["length"])}
         cols = [summary[n] for n in SUMMARY_FEATURES] + [logits[n] for n in LOGIT_FEATURES]
         return torch.cat(heads + [torch.stack(cols, dim=1)], dim=1)  # [B, F] on the device
+
+
+def confidence_per_token(scorer: ConfidenceScorer, trace) -> torch.Tensor:
+    """`[B, T]`: the confidence after each generated position of a recorded trace (NaN-free).
+
+    Replays the trace through `StreamingConfidence` step by step, so a report shows exactly what
+    a gate saw during `generate`. T = generated positions; rows are scored as the trace marks
+    them valid (finished rows stop counting).
+    """
+    gen = trace.generated.any(0)  # [N] positions processed while decoding
+    if not bool(gen.any()):
+        return torch.empty(trace.batch, 0, dtype=torch.float64)
+    first = int(gen.to(torch.int8).argmax())
+    stream = StreamingConfidence(scorer)
+    stats = {name: getattr(trace, name) for name in ("shannon", "renyi2", "sink_mass")}
+    token = {k: v for k, v in (("token_logprob", trace.token_logprob), ("predictive_entropy", trace.predictive_entropy))
+             if v is not None}
+
+    def event(sl: slice, index: int, generated: bool) -> StepEvent:
+        return StepEvent(0, index, generated, {k: v[..., sl] for k, v in stats.items()}, trace.n_keys[..., sl],
+                         trace.token_ids[:, sl], list(trace.layers), {k: v[:, sl] for k, v in token.items()},
+                         trace.valid[:, sl])
+
+    stream.tap.callback(event(slice(0, first), 0, False))
+    for i, n in enumerate(range(first, trace.num_positions), start=1):
+        stream.tap.callback(event(slice(n, n + 1), i, True))
+    return stream.steps()

@@ -134,8 +134,12 @@ def _sequences(trace: EntropyTrace, tokenizer, spikes: list[dict]) -> list[dict]
     return out
 
 
-def build_report(trace: EntropyTrace, tokenizer=None, *, settings: dict[str, Any] | None = None) -> dict:
-    """Analyse `trace` and return the report dict (see the module doc)."""
+def build_report(trace: EntropyTrace, tokenizer=None, *, settings: dict[str, Any] | None = None,
+                 confidence: dict | None = None) -> dict:
+    """Analyse `trace` and return the report dict (see the module doc).
+
+    `confidence`: `headentropy.confidence.report.confidence_section(...)`, shown as its own section.
+    """
     profile = layer_profile(trace)
     heads = head_stats(trace)
     tokens = token_stats(trace, tokenizer)
@@ -156,6 +160,7 @@ def build_report(trace: EntropyTrace, tokenizer=None, *, settings: dict[str, Any
         "tokens": tokens.to_dict(),
         "findings": [f.to_dict() for f in findings],
         "sequences": _sequences(trace, tokenizer, tokens.spikes),
+        **({"confidence": confidence} if confidence else {}),
     }
 
 

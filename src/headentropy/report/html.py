@@ -146,7 +146,26 @@ def render_html(report: dict) -> str:
          "High: heads specialise. Near zero: heads behave alike (redundancy, pruning candidates)."),
     ]
     tokens = f'<section id="tokens"><h2>Tokens coloured by entropy</h2>{_tokens_html(report)}</section>'
-    return _page(title, report, _summary_html(report), _figure_sections(report, figures) + tokens)
+    return _page(title, report, _summary_html(report),
+                 _confidence_html(report) + _figure_sections(report, figures) + tokens)
+
+
+def _confidence_html(report: dict) -> str:
+    """The answer's confidence per generated token and what a gate did (when the run had a scorer)."""
+    conf = report.get("confidence")
+    if not conf:
+        return ""
+    parts = [f'<figure>{plots.confidence_svg(report)}<figcaption>{escape(conf["note"])}</figcaption></figure>']
+    rows = []
+    for b, final in enumerate(conf["final"]):
+        gate = conf["gate"][b] if conf.get("gate") else None
+        action = escape(gate["action"]) if gate else "—"
+        detail = escape(gate["detail"]) if gate else ""
+        rows.append(f"<tr><td>{b}</td><td><b>{_fmt(final)}</b></td><td>{action}</td><td>{detail}</td></tr>")
+    parts.append('<table class="stats" id="confidence-table"><tr><th>sequence</th><th>confidence</th>'
+                 f'<th>gate</th><th>what it did</th></tr>{"".join(rows)}</table>')
+    return f'<section id="confidence"><h2>Answer confidence</h2>{"".join(parts)}</section>'
+
 
 
 def _figure_sections(report: dict, figures: list[tuple]) -> str:

@@ -141,3 +141,23 @@ def head_variance_svg(report: dict) -> str:
         ax.legend(frameon=False, fontsize=8)
         ax.grid(alpha=0.3, axis="y")
         return _svg(fig, "hv")
+
+
+def confidence_svg(report: dict, max_sequences: int = 4) -> str:
+    """Confidence after each generated token (the scorer's streaming score), per sequence."""
+    conf = report["confidence"]
+    rows = conf["per_token"][:max_sequences]
+    with plt.rc_context(_STYLE):
+        fig, ax = plt.subplots(figsize=(7.5, 2.6))
+        for b, values in enumerate(rows):
+            ax.plot(np.arange(1, len(values) + 1), _arr(values), lw=1.3, marker="o", ms=2.5, label=f"sequence {b}")
+        if conf.get("threshold") is not None:
+            ax.axhline(conf["threshold"], color=SPIKE_COLOR, ls="--", lw=1, label="gate threshold")
+        ax.set_ylim(0, 1)
+        ax.set_xlabel("generated tokens so far")
+        ax.set_ylabel("P(answer correct)")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+        ax.legend(frameon=False, fontsize=8, ncol=5, loc="lower right", bbox_to_anchor=(1.0, 1.0), borderaxespad=0.1)
+        fig.tight_layout()
+        return _svg(fig, "conf")
