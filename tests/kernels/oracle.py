@@ -26,6 +26,28 @@ def visibility(lq: int, lk: int, causal: bool, window: int | None) -> np.ndarray
     return vis
 
 
+def keep_mask(seed: int, p: float, B: int, Hq: int, Lq: int, Lk: int) -> np.ndarray:
+    """bool [B, Hq, Lq, Lk] dropout keep-mask, from the hash as written in docs/design.md §1,
+    in NumPy uint32 arithmetic (which wraps by definition): an independent check of the
+    library's int64 version and of the C++ one."""
+    def fmix(x):
+        x = x ^ (x >> np.uint32(16))
+        x = x * np.uint32(0x85EBCA6B)
+        x = x ^ (x >> np.uint32(13))
+        x = x * np.uint32(0xC2B2AE35)
+        return x ^ (x >> np.uint32(16))
+
+    with np.errstate(over="ignore"):
+        seed &= (1 << 64) - 1
+        x = fmix(np.uint32(seed & 0xFFFFFFFF) ^ np.uint32(0x9E3779B9))
+        x = fmix(x ^ np.uint32(seed >> 32))
+        x = fmix(x ^ np.arange(B, dtype=np.uint32)[:, None])  # [B, 1]
+        key = fmix(x ^ np.arange(Hq, dtype=np.uint32)[None, :])  # [B, Hq]
+        row = fmix(key[:, :, None] ^ np.arange(Lq, dtype=np.uint32))  # [B, Hq, Lq]
+        u = fmix(row[..., None] ^ np.arange(Lk, dtype=np.uint32))  # [B, Hq, Lq, Lk]
+    return u >= np.uint32(min(int(p * 2.0**32), 0xFFFFFFFF))
+
+
 def oracle(q, k, v=None, *, causal=False, attn_mask=None, scale=None, window=None, softcap=None,
            sink_tokens=4) -> dict[str, np.ndarray]:
     """fp64 statistics and output, with P materialised row by row."""
@@ -106,7 +128,7 @@ def naive_same_dtype(q, k, v=None, *, causal=False, attn_mask=None, scale=None, 
 
 
 def torch_oracle(q, k, v=None, *, causal=False, attn_mask=None, scale=None, window=None, softcap=None,
-                 sink_tokens=4) -> dict[str, torch.Tensor | None]:
+                 sink_tokens=4, dropout_p=0.0, dropout_seed=0) -> dict[str, torch.Tensor | None]:
     """Differentiable materialised attention in the dtype of q: the gradient ground truth.
 
     Called with fp64 inputs it is the fp64 reference the backward is judged against (autograd
@@ -114,6 +136,7 @@ def torch_oracle(q, k, v=None, *, causal=False, attn_mask=None, scale=None, wind
     implementation whose error sets the tolerance (DESIGN §7). Written from DESIGN §2 without
     the library's helpers. Masked entries are excluded explicitly so that autograd never meets
     0·(−inf): fully masked rows give zero outputs *and* zero gradients, like the kernels.
+    `dropout_p > 0`: `out = (P ⊙ Z / (1 - p))·V` with Z = `keep_mask(dropout_seed, ...)`.
     """
     B, Hq, Lq, D = q.shape
     Lk = k.shape[2]
@@ -143,5 +166,9 @@ def torch_oracle(q, k, v=None, *, causal=False, attn_mask=None, scale=None, wind
         "out": None,
     }
     if v is not None:
-        res["out"] = p.to(v.dtype) @ v.repeat_interleave(group, dim=1)  # empty rows: p = 0
+        p_v = p
+        if dropout_p > 0:  # attention dropout on P·V only: the statistics above use P
+            keep = torch.from_numpy(keep_mask(dropout_seed, dropout_p, B, Hq, Lq, Lk))
+            p_v = p.masked_fill(~keep, 0.0) / (1.0 - dropout_p)
+        res["out"] = p_v.to(v.dtype) @ v.repeat_interleave(group, dim=1)  # empty rows: p = 0
     return res

@@ -17,10 +17,13 @@ so it is passed as `attn_mask` with `causal=False`. When HF skips the mask (`Non
 plain causal prefill, a decode step, or an encoder without padding) the module's `is_causal`
 decides, and `he.attention`'s bottom-right causal alignment matches the cache layout.
 
-Dropout. In training mode with `dropout > 0` the statistics describe the softmax probabilities
-*before* dropout (what the head "looks at"); the output is computed with dropout applied to the
-probabilities, as the eager/SDPA paths do, by a separate materialised computation (until the
-kernels apply dropout themselves).
+Dropout. In training mode with `dropout > 0` the kernel applies attention dropout itself
+(`he.attention(..., dropout_p=dropout)`, no N×N): the output uses P ⊙ Z / (1 - p) with a hashed
+keep-mask Z, while the statistics describe the softmax probabilities *before* dropout (what the
+head "looks at"). Each layer call draws its mask seed from torch's default generator, so layers
+and steps get different masks, `torch.manual_seed` reproduces them, and gradient checkpointing
+(which restores the RNG state for its re-run) regenerates the same mask. The mask is not the
+one eager/SDPA would draw (a different random stream), only the same distribution.
 
 Recording. The capture that owns `module` (`capture.owner_of`) gets the statistics when one of
 its taps samples the call; a module of an unmonitored model, or a call no tap samples, costs
@@ -36,38 +39,11 @@ import torch
 
 from ..capture import owner_of
 from ..kernels import dispatch
-from ..kernels.visibility import (causal_visible, combine_position_bias, n_keys_from_mask, n_keys_structural,
+from ..kernels.visibility import (combine_position_bias, n_keys_from_mask, n_keys_structural,
                                   sink_mass_at)
 
 NAME = "headentropy"
 SINK_TOKENS = 4  # the sink mass is the probability on the first SINK_TOKENS keys of the sequence
-
-
-def _dropout_attention(
-    query: torch.Tensor,
-    key: torch.Tensor,
-    value: torch.Tensor,
-    mask: torch.Tensor | None,
-    causal: bool,
-    window: int | None,
-    scaling: float,
-    softcap: float | None,
-    dropout: float,
-) -> torch.Tensor:
-    """Materialised attention with dropout on the probabilities (training only). `[B, Hq, Lq, Dv]`."""
-    group = query.shape[1] // key.shape[1]
-    key = key.repeat_interleave(group, dim=1)  # [B, Hq, Lk, D]
-    value = value.repeat_interleave(group, dim=1)  # [B, Hq, Lk, Dv]
-    s = torch.matmul(query, key.transpose(-1, -2)) * scaling  # [B, Hq, Lq, Lk]
-    if softcap is not None:
-        s = softcap * torch.tanh(s / softcap)
-    if causal or window is not None:
-        s = s.masked_fill(~causal_visible(s.shape[-2], s.shape[-1], window, s.device), float("-inf"))
-    if mask is not None:
-        s = s.masked_fill(~mask, float("-inf")) if mask.dtype == torch.bool else s + mask
-    p = torch.softmax(s.float(), dim=-1).nan_to_num(0.0).to(value.dtype)  # fully masked rows -> 0
-    p = torch.nn.functional.dropout(p, p=dropout, training=True)
-    return torch.matmul(p, value)
 
 
 def headentropy_attention_forward(
@@ -116,22 +92,21 @@ def headentropy_attention_forward(
     scale = scaling if scaling is not None else 1.0 / math.sqrt(query.shape[-1])
 
     capture = owner_of(module)  # None: a model nobody monitors in this context
-    training_dropout = dropout > 0.0 and module.training
     result = dispatch.attention(
         query,
         key,
-        None if training_dropout else value,
+        value,
         causal=causal,
         attn_mask=mask,
         scale=float(scale),
         window=window,
         softcap=softcap,
         sink_tokens=SINK_TOKENS,
+        # The seed comes from torch's generator, once per layer call (see the module doc).
+        dropout_p=float(dropout) if module.training else 0.0,
         backend=capture.backend if capture is not None else "auto",
     )
     out = result.out
-    if training_dropout:
-        out = _dropout_attention(query, key, value, mask, causal, window, scale, softcap, dropout)
 
     if capture is not None:
         capture.backend_counts[result.backend] += 1

@@ -29,6 +29,12 @@ Documented choices:
   that cannot see that key are unaffected (the backward reads V with bad rows zeroed, like the
   forward).
 * No double backward (the backward is not itself differentiable).
+
+Attention dropout (kernels/dropout.py): the forward computes `out = r·(P⊙Z)·V` with the keep-mask
+Z and r = 1/(1 − p); the statistics (and their gradient terms) use P itself. The backward
+regenerates Z from the seed and uses, as flash attention's dropout backward does,
+`dV = r·(P⊙Z)ᵀ·dO` and `dP̃ = r·Z⊙(dO·vᵀ)` in place of dP; `D = rowsum(dO⊙O)` is unchanged
+(O already holds the dropped P), so `dS = P⊙(dP̃ − D) + (entropy terms)`.
 """
 
 from __future__ import annotations
@@ -139,6 +145,8 @@ class _RecomputingAttention(torch.autograd.Function):
             "window": problem.window,
             "softcap": problem.softcap,
             "sink_tokens": problem.sink_tokens,
+            "dropout_p": problem.dropout_p,  # the backward regenerates the same keep-mask
+            "dropout_seed": problem.dropout_seed,
         }
         # q, k, v, out: [B, H, L, D]-sized; the statistics: [B, Hq, Lq]. Never P.
         ctx.save_for_backward(q, k, v, res.out, res.shannon, res.renyi2, res.lse, res.sink_mass)

@@ -17,6 +17,7 @@ import torch
 from . import triton_fwd as _triton_backend  # cheap: imports triton only when it runs
 from .cpu import backend as _cpu_backend  # cheap: compiles only when probed
 from .autograd import needs_grad
+from .dropout import draw_seed
 from .problem import SUPPORTED_DTYPES, AttentionProblem, default_scale
 from .result import AttentionResult
 
@@ -196,6 +197,8 @@ def build_problem(
     window: int | None = None,
     softcap: float | None = None,
     sink_tokens: int = 4,
+    dropout_p: float = 0.0,
+    dropout_seed: int | None = None,
 ) -> AttentionProblem:
     """Validate the arguments of `attention()`; every error names the argument and what was expected."""
     q = _check_tensor("q", q, 4, "[B, Hq, Lq, D]")
@@ -258,6 +261,15 @@ def build_problem(
         raise ValueError(f"softcap must be a positive finite number or None, got {softcap!r}")
     if isinstance(sink_tokens, bool) or not isinstance(sink_tokens, int) or sink_tokens < 0:
         raise ValueError(f"sink_tokens must be an int >= 0, got {sink_tokens!r}")
+    if (isinstance(dropout_p, bool) or not isinstance(dropout_p, (int, float))
+            or not 0.0 <= dropout_p < 1.0):
+        raise ValueError(f"dropout_p must be a number in [0, 1), got {dropout_p!r}")
+    if dropout_seed is not None and (isinstance(dropout_seed, bool) or not isinstance(dropout_seed, int)):
+        raise ValueError(f"dropout_seed must be an int or None, got {dropout_seed!r}")
+    if dropout_p > 0.0 and v is not None and dropout_seed is None:
+        dropout_seed = draw_seed()  # from torch's generator: torch.manual_seed reproduces the mask
+    if dropout_p == 0.0 or v is None:
+        dropout_p, dropout_seed = 0.0, 0  # no P·V, or no dropout: nothing to seed
 
     return AttentionProblem(
         q=q,
@@ -269,6 +281,8 @@ def build_problem(
         window=window,
         softcap=None if softcap is None else float(softcap),
         sink_tokens=sink_tokens,
+        dropout_p=float(dropout_p),
+        dropout_seed=int(dropout_seed),
     )
 
 
@@ -283,6 +297,8 @@ def attention(
     window: int | None = None,
     softcap: float | None = None,
     sink_tokens: int = 4,
+    dropout_p: float = 0.0,
+    dropout_seed: int | None = None,
     backend: str = "auto",
 ) -> AttentionResult:
     """Softmax attention plus per-row entropy statistics, without storing the N×N matrix.
@@ -306,6 +322,12 @@ def attention(
     nats: `shannon`, `renyi2`, `lse`, `sink_mass` (probability on the first `sink_tokens` keys).
     A row with no visible key gets out = 0, H = H2 = sink_mass = 0, lse = -inf.
     NaN/inf inputs make only the rows that depend on them non-finite.
+
+    `dropout_p > 0` applies attention dropout inside the kernel: `out = (P ⊙ Z / (1 - p))·V`
+    with a keep-mask `Z` hashed from `(dropout_seed, batch, head, row, key)` (kernels/dropout.py),
+    regenerated in the backward, identical on every backend. The statistics still describe P
+    before dropout. `dropout_seed=None` draws a seed from torch's default generator (so
+    `torch.manual_seed` reproduces the mask). Without v (statistics only) dropout does nothing.
     """
     problem = build_problem(
         q,
@@ -317,6 +339,8 @@ def attention(
         window=window,
         softcap=softcap,
         sink_tokens=sink_tokens,
+        dropout_p=dropout_p,
+        dropout_seed=dropout_seed,
     )
     chosen = choose_backend(backend, problem, needs_grad(problem))
     return chosen.run(problem)

@@ -26,6 +26,14 @@ class AttentionProblem:
     window: int | None  # query i sees keys in (i - window, i] (positions bottom-right aligned)
     softcap: float | None
     sink_tokens: int
+    # Attention dropout on P before P·V (kernels/dropout.py); the statistics describe P before it.
+    dropout_p: float = 0.0  # in [0, 1)
+    dropout_seed: int = 0  # seed of the keep-mask hash; only read when dropout_p > 0
+
+    @property
+    def has_dropout(self) -> bool:
+        """True when the output is computed with dropout (a statistics-only call has no P·V)."""
+        return self.dropout_p > 0.0 and self.v is not None
 
     @property
     def batch(self) -> int:

@@ -4,6 +4,9 @@ Queries are processed in blocks of `block_q` rows and keys streamed in blocks of
 the largest temporary is `[B, Hq, block_q, block_k]`: memory O(B·H·block_q·block_k), never N×N.
 Key blocks no query of the block can see (causal future, outside the window) are skipped.
 
+Dropout: with `problem.has_dropout` each tile's keep-mask is hashed from (seed, b, h, row, key)
+(kernels/dropout.py), in the forward and again in the backward; nothing mask-sized is kept.
+
 Gradients: when q, k or v require grad, the forward runs inside `autograd._RecomputingAttention`
 (without autograd recording any tile) and `blocked_backward` recomputes the score blocks from
 q, k and lse with the same masking helpers: memory O(B·H·block_q·block_k) in both directions.
@@ -16,6 +19,7 @@ import torch
 from dataclasses import dataclass
 
 from .autograd import RowTerms, attention_with_grad, needs_grad
+from .dropout import head_keys, keep_tile, threshold
 from .problem import AttentionProblem, key_block_range, masked_scores, nonfinite_value_keys
 from .result import AttentionResult
 
@@ -151,6 +155,11 @@ def _forward(
     if bad_keys is not None:
         bad_keys = bad_keys.to(cdt)  # [B, Hkv, Lk]
     dv = None if v is None else v.shape[-1]
+    keys = thresh = None
+    if problem.has_dropout:  # int64 [B, Hq] head keys of the keep-mask hash
+        keys = head_keys(problem.dropout_seed, B, Hq, device)
+        thresh = threshold(problem.dropout_p)
+    rescale = 1.0 / (1.0 - problem.dropout_p)
 
     pieces: dict[str, list[torch.Tensor]] = {}
     for qs in range(0, Lq, block_q):
@@ -166,6 +175,9 @@ def _forward(
             raw = torch.matmul(q_blk, k[:, :, ks:ke].transpose(-1, -2))  # [B, Hkv, G·bq, bk]
             s = masked_scores(problem, raw.view(B, Hq, bq, bk), qs, qe, ks, ke)
             e, alpha = state.update(s, sink_keys=max(0, min(problem.sink_tokens - ks, bk)))
+            if keys is not None:  # dropout acts on P·V only: the statistics above saw all of e
+                keep = keep_tile(keys, thresh, qs, qe, ks, ke)  # [B, Hq, bq, bk]
+                e = torch.where(keep, e * rescale, torch.zeros((), dtype=e.dtype, device=device))
             e_grouped = e.view(B, Hkv, G * bq, bk)
             if state.acc is not None:
                 pv = torch.matmul(e_grouped, v[:, :, ks:ke]).view(B, Hq, bq, dv)  # [B, Hq, bq, Dv]
@@ -227,6 +239,12 @@ def blocked_backward(
     )  # each [B, Hq, Lq, 1]
     use_h2 = bool((terms.k2 != 0).any())  # skip the P² term when no Rényi-2 gradient arrived
     cap = problem.softcap
+    keys = thresh = None
+    if dout is not None and problem.has_dropout:
+        # out = r·(P⊙Z)·V: dV = (P⊙Z)ᵀ·(r·dO) and dP̃ = Z⊙((r·dO)·vᵀ); D in `const` is unchanged.
+        keys = head_keys(problem.dropout_seed, B, Hq, q.device)  # [B, Hq]
+        thresh = threshold(problem.dropout_p)
+        dout = dout * (1.0 / (1.0 - problem.dropout_p))
 
     for qs in range(0, Lq, block_q):
         qe = min(qs + block_q, Lq)
@@ -251,10 +269,14 @@ def blocked_backward(
             inner = d.mul_(g_h[:, :, rows].neg()).add_(const[:, :, rows])  # reuses d's storage
             if use_h2:
                 inner.addcmul_(p, k2[:, :, rows], value=-1.0)
-            if do_blk is not None:  # += dP = dO·vᵀ
+            keep = None if keys is None else keep_tile(keys, thresh, qs, qe, ks, ke)  # [B, Hq, bq, bk]
+            if do_blk is not None and keep is None:  # += dP = dO·vᵀ
                 inner.view(B * Hkv, G * bq, bk).baddbmm_(
                     do_blk, v[:, :, ks:ke].reshape(B * Hkv, bk, -1).transpose(-1, -2)
                 )
+            elif do_blk is not None:  # += dP̃ = Z⊙(r·dO·vᵀ): dropped scores get no gradient via out
+                dp = torch.bmm(do_blk, v[:, :, ks:ke].reshape(B * Hkv, bk, -1).transpose(-1, -2))
+                inner += dp.view(B, Hq, bq, bk).masked_fill_(~keep, 0.0)
             n_sink = max(0, min(problem.sink_tokens - ks, bk))
             if n_sink:
                 inner[..., :n_sink] += g_sink[:, :, rows]
@@ -265,8 +287,9 @@ def blocked_backward(
             dq_blk += torch.matmul(ds_g, k_blk)
             dk[:, :, ks:ke] += torch.matmul(ds_g.transpose(-1, -2), q_blk)  # q_blk carries the scale
             if dv is not None:
+                p_v = p if keep is None else p.masked_fill_(~keep, 0.0)  # P⊙Z (r is in do_blk)
                 dv[:, :, ks:ke] += torch.matmul(
-                    p.view(B * Hkv, G * bq, bk).transpose(-1, -2), do_blk
+                    p_v.view(B * Hkv, G * bq, bk).transpose(-1, -2), do_blk
                 ).view(B, Hkv, bk, -1)
         dq[:, :, qs:qe] = dq_blk.view(B, Hq, bq, D) * problem.scale
     return dq, dk, dv

@@ -374,6 +374,8 @@ def supports(problem: AttentionProblem, needs_grad: bool) -> str | None:
                 "through Triton's interpreter off-GPU (slow; for tests)")
     if needs_grad:
         return "inputs that require grad (the kernel is forward-only)"
+    if problem.has_dropout:
+        return "attention dropout (not implemented in the Triton kernel; cpu and torch apply it)"
     if problem.q.dtype == torch.float64:
         return "float64 inputs"
     dv = problem.v.shape[-1] if problem.v is not None else 0

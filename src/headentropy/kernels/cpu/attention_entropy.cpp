@@ -8,6 +8,10 @@
 //   acc = α·acc + P·V          BLAS, skipped entirely when v is None
 // The N×N matrix is never stored: per thread the largest buffer is [bq, bk].
 //
+// Attention dropout (kernels/dropout.py): after the statistics have used P, P ← P⊙Z/(1 − p) on
+// the visible keys before P·V, with Z hashed from (seed, b, h, row, key) by `dropout_row`; the
+// backward regenerates the same Z: dP̃ = Z⊙dP/(1 − p) replaces dP, and dV uses P⊙Z/(1 − p).
+//
 // Backward (`backward` below, docs/design.md §1 "Gradients", formula in kernels/autograd.py): one task =
 // one (batch, query head); it walks its query blocks and, per visible key block, recomputes
 //   S = scale · Q·Kᵀ, soft-cap/mask as in the forward, P = e^{s - lse}     (sgemm_)
@@ -170,6 +174,39 @@ inline void softcap_row(float* x, int64_t n, float cap) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The dropout keep-mask: the same hash, word for word, as kernels/dropout.py.
+
+// murmur3's 32-bit finaliser: a bijection with full avalanche.
+inline uint32_t fmix32(uint32_t x) {
+  x ^= x >> 16;
+  x *= 0x85ebca6bu;
+  x ^= x >> 13;
+  x *= 0xc2b2ae35u;
+  x ^= x >> 16;
+  return x;
+}
+
+// The key of head (b, h), once per head.
+inline uint32_t dropout_head_key(uint64_t seed, int64_t b, int64_t h) {
+  uint32_t x = fmix32(static_cast<uint32_t>(seed) ^ 0x9e3779b9u);
+  x = fmix32(x ^ static_cast<uint32_t>(seed >> 32));
+  x = fmix32(x ^ static_cast<uint32_t>(b));
+  return fmix32(x ^ static_cast<uint32_t>(h));
+}
+
+// x[jj] (keys j0 + jj of query row i) ← x·scale where kept, 0 where dropped (u < thresh).
+// Also zeroes a dropped NaN, as the Python backends do. Plain uint32 ops: the compiler vectorises.
+inline void dropout_row(float* x, int64_t n, uint32_t head_key, int64_t i, int64_t j0,
+                        uint32_t thresh, float scale) {
+  const uint32_t row_key = fmix32(head_key ^ static_cast<uint32_t>(i));
+  const uint32_t j0u = static_cast<uint32_t>(j0);
+  for (int64_t jj = 0; jj < n; ++jj) {
+    const uint32_t u = fmix32(row_key ^ (j0u + static_cast<uint32_t>(jj)));
+    x[jj] = u >= thresh ? x[jj] * scale : 0.f;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Problem description shared by all tasks.
 
 enum class MaskKind { kNone, kBool, kAdditive };
@@ -190,6 +227,10 @@ struct Problem {
   int64_t m_sb, m_sh, m_sq, m_sk;
   const float* bad;       // [B, Hkv, Lk] contiguous, 1.0 where the value row is non-finite; or null
   int64_t Hkv;
+  bool dropout;           // attention dropout on P·V (only with v)
+  uint64_t seed;          // keep-mask seed
+  uint32_t drop_thresh;   // drop where the hash word < thresh = floor(p·2^32)
+  float drop_scale;       // 1 / (1 − p)
 };
 
 // Keys [lo, hi) visible to query row i under causal/window (bottom-right aligned).
@@ -299,6 +340,7 @@ void run_block(const Problem& p, const scalar_t* qp, const scalar_t* kp, const s
   const scalar_t* Kh = kp + b * p.k_sb + kvh * p.k_sh;
   const scalar_t* Vh = p.has_v ? vp + b * p.v_sb + kvh * p.v_sh : nullptr;
   const float* bad = p.bad ? p.bad + (b * p.Hkv + kvh) * p.Lk : nullptr;
+  const uint32_t hkey = p.dropout ? dropout_head_key(p.seed, b, h) : 0u;
 
   std::fill_n(ws.m.begin(), bq, kNegInf);
   for (auto* x : {&ws.l, &ws.t, &ws.l2, &ws.ls, &ws.bad}) std::fill_n(x->begin(), bq, 0.f);
@@ -347,6 +389,8 @@ void run_block(const Problem& p, const scalar_t* qp, const scalar_t* kp, const s
       const BlockSums bs = exp_and_sums(x, n, m_new);  // x now holds P
       float ls_blk = 0.f;
       for (int64_t j = c0; j < std::min(c1, p.sinks - ks); ++j) ls_blk += srow[j];
+      // The statistics have seen P; P·V (and the bad-value mass) sees P⊙Z/(1 − p).
+      if (p.dropout) dropout_row(x, n, hkey, i, ks + c0, p.drop_thresh, p.drop_scale);
 
       // Rescale the old state to the new max (α = 0 while the row was empty).
       const bool was_empty = m_old == kNegInf;
@@ -539,6 +583,8 @@ void backward_head(const Problem& p, const scalar_t* qp, const scalar_t* kp, con
   const int64_t slice = (stripe * p.B + b) * p.Hq + h;  // in [n_stripes, B, Hq]
   float* dKh = g.dkh + slice * p.Lk * D;                             // [Lk, D]
   float* dVh = g.dvh ? g.dvh + slice * p.Lk * Dv : nullptr;          // [Lk, Dv]
+  const bool dropout = p.dropout && has_dp;  // without dO dropout touches no gradient term
+  const uint32_t hkey = dropout ? dropout_head_key(p.seed, b, h) : 0u;
 
   for (int64_t qs = stripe * p.bq; qs < p.Lq; qs += n_stripes * p.bq) {
     const int64_t qe = std::min(qs + p.bq, p.Lq);
@@ -597,6 +643,8 @@ void backward_head(const Problem& p, const scalar_t* qp, const scalar_t* kp, con
           softcap_row_grad(x, cd, n, p.softcap);
         }
         if (p.mask_kind != MaskKind::kNone) apply_mask(p, x, n, b, h, i, ks + c0);
+        // dP̃ = Z⊙dP/(1 − p): a dropped score gets no gradient through out.
+        if (dropout) dropout_row(dsrow + c0, n, hkey, i, ks + c0, p.drop_thresh, p.drop_scale);
         grad_row(x, dsrow + c0, cd, n, has_dp, lse, rt.cst[row0 + r], rt.gh[row0 + r],
                  rt.k2[row0 + r]);
         const float gsink = rt.gsink[row0 + r];
@@ -605,6 +653,8 @@ void backward_head(const Problem& p, const scalar_t* qp, const scalar_t* kp, con
             dsrow[j] += srow[j] * gsink * (cd ? cd[j - c0] : 1.f);
           }
         }
+        // dV = (P⊙Z/(1 − p))ᵀ·dO: the same Z again (P is not needed after this row's dS).
+        if (dropout) dropout_row(x, n, hkey, i, ks + c0, p.drop_thresh, p.drop_scale);
       }
       if (!any_visible) continue;
 
@@ -647,7 +697,8 @@ Problem make_problem(const at::Tensor& q, const at::Tensor& k, const c10::option
                      const c10::optional<at::Tensor>& mask,
                      const c10::optional<at::Tensor>& bad, double scale, bool causal,
                      int64_t window, double softcap, int64_t sink_tokens, int64_t block_q,
-                     int64_t block_k) {
+                     int64_t block_k, double dropout_p, int64_t dropout_seed,
+                     int64_t dropout_threshold) {
   TORCH_CHECK(q.dim() == 4 && k.dim() == 4, "q, k must be [B, H, L, D]");
   TORCH_CHECK(q.scalar_type() == k.scalar_type(), "q and k dtypes differ");
   TORCH_CHECK(q.stride(3) == 1 && k.stride(3) == 1, "q, k need a contiguous last dim");
@@ -693,6 +744,12 @@ Problem make_problem(const at::Tensor& q, const at::Tensor& k, const c10::option
     TORCH_CHECK(bad->is_contiguous() && bad->scalar_type() == at::kFloat, "bad: fp32 contiguous");
     p.bad = bad->data_ptr<float>();
   }
+  TORCH_CHECK(dropout_p >= 0.0 && dropout_p < 1.0, "dropout_p must be in [0, 1)");
+  TORCH_CHECK(dropout_threshold >= 0 && dropout_threshold <= 0xffffffffLL, "bad dropout threshold");
+  p.dropout = has_v && dropout_p > 0.0;
+  p.seed = static_cast<uint64_t>(dropout_seed);
+  p.drop_thresh = static_cast<uint32_t>(dropout_threshold);
+  p.drop_scale = static_cast<float>(1.0 / (1.0 - dropout_p));
   return p;
 }
 
@@ -705,10 +762,11 @@ std::vector<at::Tensor> forward(const at::Tensor& q, const at::Tensor& k,
                                 const c10::optional<at::Tensor>& mask,
                                 const c10::optional<at::Tensor>& bad, double scale, bool causal,
                                 int64_t window, double softcap, int64_t sink_tokens,
-                                int64_t block_q, int64_t block_k) {
+                                int64_t block_q, int64_t block_k, double dropout_p,
+                                int64_t dropout_seed, int64_t dropout_threshold) {
   const bool has_v = v.has_value() && v->defined();
   const Problem p = make_problem(q, k, v, mask, bad, scale, causal, window, softcap, sink_tokens,
-                                 block_q, block_k);
+                                 block_q, block_k, dropout_p, dropout_seed, dropout_threshold);
 
   auto f32 = q.options().dtype(at::kFloat);
   at::Tensor shannon = at::empty({p.B, p.Hq, p.Lq}, f32);
@@ -734,9 +792,12 @@ std::vector<at::Tensor> backward(const at::Tensor& q, const at::Tensor& k,
                                  const at::Tensor& cst, const at::Tensor& gh, const at::Tensor& k2,
                                  const at::Tensor& gsink, double scale, bool causal,
                                  int64_t window, double softcap, int64_t sink_tokens,
-                                 int64_t block_q, int64_t block_k, int64_t stripes) {
+                                 int64_t block_q, int64_t block_k, int64_t stripes,
+                                 double dropout_p, int64_t dropout_seed,
+                                 int64_t dropout_threshold) {
   const Problem p = make_problem(q, k, v, mask, c10::nullopt, scale, causal, window, softcap,
-                                 sink_tokens, block_q, block_k);
+                                 sink_tokens, block_q, block_k, dropout_p, dropout_seed,
+                                 dropout_threshold);
   for (const at::Tensor* t : {&lse, &cst, &gh, &k2, &gsink}) {
     TORCH_CHECK(t->scalar_type() == at::kFloat && t->is_contiguous() && t->dim() == 3 &&
                     t->size(0) == p.B && t->size(1) == p.Hq && t->size(2) == p.Lq,
@@ -780,6 +841,7 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         py::arg("q"), py::arg("k"), py::arg("v"), py::arg("mask"), py::arg("bad"),
         py::arg("scale"), py::arg("causal"), py::arg("window"), py::arg("softcap"),
         py::arg("sink_tokens"), py::arg("block_q"), py::arg("block_k"),
+        py::arg("dropout_p") = 0.0, py::arg("dropout_seed") = 0, py::arg("dropout_threshold") = 0,
         // Long pure-C++ work: let other Python threads (e.g. a second monitor) run meanwhile.
         py::call_guard<py::gil_scoped_release>());
   m.def("backward", &backward, "recomputing backward: dq, dk and dv per query head",
@@ -787,5 +849,6 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         py::arg("lse"), py::arg("cst"), py::arg("gh"), py::arg("k2"), py::arg("gsink"),
         py::arg("scale"), py::arg("causal"), py::arg("window"), py::arg("softcap"),
         py::arg("sink_tokens"), py::arg("block_q"), py::arg("block_k"), py::arg("stripes") = 0,
+        py::arg("dropout_p") = 0.0, py::arg("dropout_seed") = 0, py::arg("dropout_threshold") = 0,
         py::call_guard<py::gil_scoped_release>());
 }

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 
 from ..autograd import RowTerms, attention_with_grad, needs_grad
+from ..dropout import threshold
 from ..problem import AttentionProblem, nonfinite_value_keys
 from ..result import AttentionResult
 from . import loader
@@ -96,7 +97,7 @@ class CpuEngine:
         dq, dk_h, dv_h = ext.backward(
             q, k, v, dout, _expanded_mask(problem), *rows,
             problem.scale, problem.causal, problem.window or 0, problem.softcap or 0.0,
-            problem.sink_tokens, block_q, self.block_k, self.stripes,
+            problem.sink_tokens, block_q, self.block_k, self.stripes, *_dropout_args(problem),
         )  # fp32: [B, Hq, Lq, D], [B, Hq, Lk, D], [B, Hq, Lk, Dv] or undefined
         B, Hkv, G, Lk = problem.batch, problem.kv_heads, problem.group, problem.k_len
         if G > 1:  # per query head -> per KV head: sum over the group
@@ -104,6 +105,15 @@ class CpuEngine:
             if dout is not None:
                 dv_h = dv_h.view(B, Hkv, G, Lk, dv_h.shape[-1]).sum(dim=2)
         return dq, dk_h, dv_h if dout is not None else None
+
+
+def _dropout_args(problem: AttentionProblem) -> tuple[float, int, int]:
+    """(p, seed as a signed int64, threshold) for the C++ keep-mask (same hash as kernels/dropout.py)."""
+    if not problem.has_dropout:
+        return 0.0, 0, 0
+    seed = problem.dropout_seed & ((1 << 64) - 1)
+    seed = seed - (1 << 64) if seed >= 1 << 63 else seed  # the same 64 bits, as int64_t
+    return problem.dropout_p, seed, threshold(problem.dropout_p)
 
 
 def _expanded_mask(problem: AttentionProblem) -> torch.Tensor | None:
@@ -142,6 +152,7 @@ def _forward(problem: AttentionProblem, block_q: int | None, block_k: int) -> At
         problem.sink_tokens,
         block_q,
         block_k,
+        *_dropout_args(problem),
     )
     return AttentionResult(
         out=out if v is not None else None,
