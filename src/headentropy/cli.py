@@ -370,9 +370,12 @@ def cmd_generate(args) -> int:
             retriever = Retriever.from_folder(args.docs)
         except ValueError as e:
             raise UserError(str(e)) from None
+    if args.out:
+        check_out_dir(Path(args.out), args.force)
     model, tok = load(args.model, args.device, args.quiet)
     gate = ConfidenceGate(scorer, args.threshold, args.gate, retriever=retriever) if args.gate else None
-    result = generate(model, tok, args.prompt, gate=gate, scorer=scorer, max_new_tokens=args.max_new_tokens)[0]
+    result = generate(model, tok, args.prompt, gate=gate, scorer=scorer, max_new_tokens=args.max_new_tokens,
+                      keep_traces=bool(args.out))[0]
     print(result.text)
     print(f"confidence: {result.confidence:.3f}" + (f" (threshold {args.threshold:.2f})" if gate else ""))
     if gate:
@@ -382,6 +385,18 @@ def cmd_generate(args) -> int:
         print(f"gate ({args.gate}): {what}")
         if result.action != "accepted":
             print(f"first answer: {result.attempts[0].text} (confidence {result.attempts[0].confidence:.3f})")
+    if args.out:
+        from .confidence.report import confidence_section
+        from .report import build_report, write_report
+
+        attempt = result.returned
+        detail = (f"{result.generations} generation(s); returned answer: {result.text!r}; first answer: "
+                  f"{result.attempts[0].text!r} ({result.attempts[0].confidence:.3f})")
+        section = confidence_section(scorer, attempt.trace, name=args.scorer, threshold=args.threshold if gate else None,
+                                     gate=[{"action": result.action, "detail": detail}] if gate else None)
+        report = build_report(attempt.trace, tok, settings={"model": args.model, "input": "--prompt", "gate": args.gate,
+                                                            "threshold": args.threshold}, confidence=section)
+        print(f"report: {write_report(Path(args.out), report, attempt.trace)}")
     return 0
 
 
@@ -470,6 +485,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threshold", type=float, default=0.5, help="confidence below which the gate acts")
     p.add_argument("--docs", default=None, help="folder of .txt/.md passages for --gate retrieve")
     p.add_argument("--max-new-tokens", type=int, default=32)
+    p.add_argument("--out", default=None, help="also write a report (per-token confidence, the gate's action) here")
+    p.add_argument("--force", action="store_true", help="write into --out even if it holds other files")
     p.add_argument("--device", default=None, help="torch device for the model")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=cmd_generate)

@@ -53,19 +53,21 @@ def test_threshold_zero_never_intervenes_and_one_always_does(smollm2, fitted):
 
 def test_resample_stops_at_the_first_accepted_sample(smollm2):
     model, tok = smollm2
-    # confidence falls with the mean log-probability, so greedy (the likeliest answer) scores lowest and
-    # any sample at temperature 1 scores higher: the first sample is accepted
     scorer = _length_scorer(-1.0)
-    greedy = generate(model, tok, QUESTIONS[0], scorer=scorer, max_new_tokens=10)[0]
-    gate = ConfidenceGate(scorer, greedy.confidence + 1e-9, "resample", n_samples=4, temperature=1.0)
-    r = generate(model, tok, QUESTIONS[0], gate=gate, max_new_tokens=10)[0]
-    assert r.action == "resampled" and r.accepted
-    assert r.generations == 2, [a.confidence for a in r.attempts]  # greedy + the first (accepted) sample
-    assert r.text == r.attempts[-1].text and r.attempts[-1].sampled
-    # nothing accepted (threshold 1): all n samples drawn, the most confident attempt returned
-    r = generate(model, tok, QUESTIONS[0], gate=ConfidenceGate(scorer, 1.0, "resample", n_samples=3), max_new_tokens=10)[0]
-    assert r.generations == 4 and not r.accepted
+    # threshold 1: nothing is accepted, so all n samples are drawn and the most confident returned
+    r = generate(model, tok, QUESTIONS[0], gate=ConfidenceGate(scorer, 1.0, "resample", n_samples=4), max_new_tokens=10)[0]
+    assert r.generations == 5 and not r.accepted and [a.sampled for a in r.attempts] == [False] + [True] * 4
     assert r.confidence == max(a.confidence for a in r.attempts)
+    greedy, samples = r.attempts[0].confidence, [a.confidence for a in r.attempts[1:]]
+    # the same seeds draw the same samples: with the threshold at the best sample, the gate must stop there
+    threshold = max(samples)
+    assert greedy < threshold, (greedy, samples)
+    first = next(i for i, c in enumerate(samples) if c >= threshold)
+    r = generate(model, tok, QUESTIONS[0], gate=ConfidenceGate(scorer, threshold, "resample", n_samples=4),
+                 max_new_tokens=10)[0]
+    assert r.action == "resampled" and r.accepted
+    assert r.generations == 2 + first, [a.confidence for a in r.attempts]  # greedy + samples up to the accepted one
+    assert r.text == r.attempts[-1].text and r.confidence == samples[first]
 
 
 def test_retrieved_passages_appear_in_the_regenerated_prompt(smollm2, fitted, tmp_path):

@@ -104,10 +104,14 @@ class Tap:
 
 
 class TraceTap(Tap):
-    """Detached statistics, assembled into one `EntropyTrace` (CPU, fp32) per sampled call."""
+    """Detached statistics, assembled into one `EntropyTrace` (CPU, fp32) per sampled call.
 
-    def __init__(self, every_n_calls: int = 1) -> None:
+    `token_stats=False` leaves out the logits' per-token log-probability and predictive entropy.
+    """
+
+    def __init__(self, every_n_calls: int = 1, token_stats: bool = True) -> None:
         super().__init__(every_n_calls)
+        self.wants_token_stats = bool(token_stats)
         self.traces: list[EntropyTrace] = []
         self._steps: list[Step] = []
         self._call: CallInfo | None = None

@@ -9,7 +9,11 @@ sampled token is never fed, so it has no statistics). Features per row:
   first answer token (`prompt_shannon/L03/H07`);
 * over the answer, of the mean over layers and heads: the maximum step (`max_step_shannon`);
 * from the logits: mean and min token log-probability, mean and max predictive entropy, the first
-  token's log-probability, and log(1 + answer length).
+  token's log-probability, and log(1 + answer length);
+* the same per-head Shannon means and logit features over the answer's *novel* tokens only: those
+  whose token id does not occur in the row's prompt. A small model answers in sentences that
+  repeat the question ("The atomic number of carbon is 12."); the repeated words are predicted
+  almost surely and dilute the evidence, which sits in the new words.
 
 Missing values (an empty answer, a trace without logits) are NaN; the scorer imputes them.
 """
@@ -23,9 +27,10 @@ import torch
 from ..trace import EntropyTrace, normalized_entropy
 
 LOGIT_FEATURES = ("mean_logprob", "min_logprob", "first_logprob", "mean_predictive_entropy",
-                  "max_predictive_entropy", "log_length")
+                  "max_predictive_entropy", "log_length", "novel_mean_logprob", "novel_min_logprob",
+                  "novel_mean_predictive_entropy", "novel_fraction")
 SUMMARY_FEATURES = ("max_step_shannon", "mean_shannon")
-HEAD_GROUPS = ("shannon", "renyi2", "sink_mass", "prompt_shannon")
+HEAD_GROUPS = ("shannon", "renyi2", "sink_mass", "prompt_shannon", "novel_shannon")
 
 
 def feature_names(num_layers: int, num_heads: int) -> list[str]:
@@ -41,12 +46,18 @@ def _masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return torch.where(count > 0, total / count.clamp(min=1), torch.full_like(total, float("nan")))
 
 
-def answer_spans(trace: EntropyTrace) -> tuple[torch.Tensor, torch.Tensor]:
-    """`answer [B, N]` bool (generated and valid) and `prompt_last [B]` (index of the position
-    that produced the first answer token, -1 when the row generated nothing)."""
+def answer_spans(trace: EntropyTrace) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """`answer [B, N]` bool (generated and valid), `novel [B, N]` (answer tokens whose id is not
+    in the row's prompt) and `prompt_last [B]` (index of the position that produced the first
+    answer token, -1 when the row generated nothing)."""
     answer = trace.generated & trace.valid
+    prompt = trace.valid & ~trace.generated  # [B, N]
+    ids = trace.token_ids  # [B, N]
+    # [B, N, N] compare is fine for answers (N ~ 100); -1 ids (embeddings) never count as novel
+    seen = ((ids[:, :, None] == ids[:, None, :]) & prompt[:, None, :]).any(-1)
+    novel = answer & ~seen & (ids >= 0)
     first = torch.where(answer.any(-1), answer.to(torch.int8).argmax(-1), torch.full((trace.batch,), -1))
-    return answer, torch.where(first > 0, first - 1, torch.full_like(first, -1))
+    return answer, novel, torch.where(first > 0, first - 1, torch.full_like(first, -1))
 
 
 def answer_features(trace: EntropyTrace) -> torch.Tensor:
@@ -54,7 +65,7 @@ def answer_features(trace: EntropyTrace) -> torch.Tensor:
     for name in ("shannon", "renyi2", "sink_mass"):
         trace.stat(name)  # a clear error when monitor(stats=...) left one out
     B, L, H, N = trace.shannon.shape
-    answer, prompt_last = answer_spans(trace)  # [B, N], [B]
+    answer, novel, prompt_last = answer_spans(trace)  # [B, N], [B, N], [B]
     n_keys = trace.n_keys[:, :, None, :]  # [B, L, 1, N]
     everywhere = trace.valid[:, None, None, :]  # [B, 1, 1, N]
     hn = normalized_entropy(trace.shannon, n_keys, everywhere).double()  # [B, L, H, N]
@@ -68,6 +79,7 @@ def answer_features(trace: EntropyTrace) -> torch.Tensor:
     if bool(rows.any()):
         at_prompt[rows] = hn[rows, :, :, prompt_last[rows]]
     groups.append(at_prompt)
+    groups.append(_masked_mean(hn, novel[:, None, None, :]))
     heads = torch.cat([g.reshape(B, L * H) for g in groups], dim=1)  # [B, 4·L·H]
 
     step_mean = hn.nanmean(dim=(1, 2))  # [B, N] mean over layers and heads
@@ -76,15 +88,16 @@ def answer_features(trace: EntropyTrace) -> torch.Tensor:
     max_step = torch.where(has_answer, torch.nan_to_num(step_mean, nan=-math.inf).amax(-1),
                            torch.full((B,), float("nan"), dtype=torch.float64))
     summary = torch.stack([max_step, _masked_mean(step_mean, answer)], dim=1)  # [B, 2]
-    return torch.cat([heads, summary, _logit_features(trace, answer)], dim=1)
+    return torch.cat([heads, summary, _logit_features(trace, answer, novel)], dim=1)
 
 
-def _logit_features(trace: EntropyTrace, answer: torch.Tensor) -> torch.Tensor:
+def _logit_features(trace: EntropyTrace, answer: torch.Tensor, novel: torch.Tensor) -> torch.Tensor:
     B = trace.batch
     nan = torch.full((B,), float("nan"), dtype=torch.float64)
     length = answer.sum(-1).double()
+    fraction = torch.where(length > 0, novel.sum(-1).double() / length.clamp(min=1), nan)
     if trace.token_logprob is None or trace.predictive_entropy is None:
-        return torch.stack([nan, nan, nan, nan, nan, torch.log1p(length)], dim=1)
+        return torch.stack([nan, nan, nan, nan, nan, torch.log1p(length), nan, nan, nan, fraction], dim=1)
     lp = trace.token_logprob.double()
     pe = trace.predictive_entropy.double()
     known = answer & ~torch.isnan(lp)
@@ -92,5 +105,7 @@ def _logit_features(trace: EntropyTrace, answer: torch.Tensor) -> torch.Tensor:
     first_lp = torch.where(known.any(-1), lp.gather(1, first[:, None])[:, 0], nan)
     min_lp = torch.where(known.any(-1), torch.where(known, lp, math.inf).amin(-1), nan)
     max_pe = torch.where(known.any(-1), torch.where(known, pe, -math.inf).amax(-1), nan)
+    new = novel & known
+    novel_min = torch.where(new.any(-1), torch.where(new, lp, math.inf).amin(-1), nan)
     return torch.stack([_masked_mean(lp, known), min_lp, first_lp, _masked_mean(pe, known), max_pe,
-                        torch.log1p(length)], dim=1)
+                        torch.log1p(length), _masked_mean(lp, new), novel_min, _masked_mean(pe, new), fraction], dim=1)

@@ -43,6 +43,7 @@ class Attempt:
     step_confidence: list[float]  # after each decode step
     prompt: str
     sampled: bool  # False: greedy
+    trace: object | None = None  # its EntropyTrace (one row) when generate(keep_traces=True)
 
 
 @dataclass
@@ -58,6 +59,11 @@ class GatedAnswer:
     @property
     def generations(self) -> int:
         return len(self.attempts)
+
+    @property
+    def returned(self) -> Attempt:
+        """The attempt whose answer was returned (the model's first answer when abstaining)."""
+        return next((a for a in reversed(self.attempts) if a.text == self.text), self.attempts[0])
 
 
 class ConfidenceGate:
@@ -91,22 +97,28 @@ def _eos_ids(model, tokenizer) -> list[int]:
 
 
 def _attempt(model, tokenizer, scorer, prompts: list[str], *, max_new_tokens: int, sample: bool,
-             temperature: float = 1.0, seed: int | None = None) -> list[Attempt]:
+             temperature: float = 1.0, seed: int | None = None, extra: dict | None = None,
+             keep_traces: bool = False) -> list[Attempt]:
     """One batched `generate` under the monitor: texts and confidences from the same pass."""
+    from ..capture import TraceTap
     from ..hf.monitor import monitor
 
     stream = StreamingConfidence(scorer, eos_ids=_eos_ids(model, tokenizer))
     enc = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
     kwargs = dict(max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id)
     kwargs.update(do_sample=True, temperature=temperature, top_k=0) if sample else kwargs.update(do_sample=False)
+    kwargs.update(extra or {})
     if seed is not None:
         torch.manual_seed(seed)
-    with monitor(model, taps=[stream.tap]), torch.no_grad():
+    taps = [stream.tap] + ([TraceTap()] if keep_traces else [])
+    with monitor(model, taps=taps) as mon, torch.no_grad():
         out = model.generate(**enc, **kwargs)
+    trace = mon.trace if keep_traces else None
     texts = tokenizer.batch_decode(out[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
     steps = stream.steps()  # [B, S]
     final = steps[:, -1] if steps.numel() else torch.full((len(prompts),), float("nan"))
-    return [Attempt(t.strip(), float(final[i]), steps[i].tolist(), prompts[i], sample) for i, t in enumerate(texts)]
+    return [Attempt(t.strip(), float(final[i]), steps[i].tolist(), prompts[i], sample,
+                    trace.select(i) if trace is not None else None) for i, t in enumerate(texts)]
 
 
 def _with_passages(question: str, passages: Sequence[str]) -> str:
@@ -116,11 +128,13 @@ def _with_passages(question: str, passages: Sequence[str]) -> str:
 
 def generate(model, tokenizer, prompt: str | Sequence[str], *, gate: ConfidenceGate | None = None,
              scorer: ConfidenceScorer | None = None, max_new_tokens: int = 32, chat: bool = True,
-             seed: int = 0) -> list[GatedAnswer]:
+             seed: int = 0, generate_kwargs: dict | None = None, keep_traces: bool = False) -> list[GatedAnswer]:
     """Answer each prompt (greedy), score it from the same pass and let `gate` act on it.
 
     `chat`: put the prompt in the model's chat template as the project's QA prompts are (the
     shipped scorer was calibrated on those). Without a gate, pass `scorer` to get confidences.
+    `generate_kwargs` go to every `model.generate` call (e.g. `repetition_penalty`);
+    `keep_traces=True` keeps each attempt's `EntropyTrace` (`attempt.trace`, for a report).
     Returns one `GatedAnswer` per prompt.
     """
     questions = [prompt] if isinstance(prompt, str) else list(prompt)
@@ -133,40 +147,53 @@ def generate(model, tokenizer, prompt: str | Sequence[str], *, gate: ConfidenceG
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = "left"
     render = (lambda q: chat_prompt(tokenizer, q)) if chat else (lambda q: q)
-    first = _attempt(model, tokenizer, scorer, [render(q) for q in questions], max_new_tokens=max_new_tokens, sample=False)
+    first = _attempt(model, tokenizer, scorer, [render(q) for q in questions], max_new_tokens=max_new_tokens,
+                     sample=False, extra=generate_kwargs, keep_traces=keep_traces)
     results = []
     for q, a in zip(questions, first):
         accepted = gate is None or gate.accepts(a.confidence)
         results.append(GatedAnswer(q, a.text, a.confidence, "none" if gate is None else "accepted", accepted, [a]))
     if gate is None:
         return results
-    for r in results:
-        if not r.accepted:
-            _act(gate, model, tokenizer, r, render, max_new_tokens, seed)
+    pending = [r for r in results if not r.accepted]
+    if pending:
+        _act(gate, model, tokenizer, pending, render, max_new_tokens, seed, dict(extra=generate_kwargs, keep_traces=keep_traces))
     return results
 
 
-def _act(gate: ConfidenceGate, model, tokenizer, r: GatedAnswer, render, max_new_tokens: int, seed: int) -> None:
+def _act(gate: ConfidenceGate, model, tokenizer, pending: list[GatedAnswer], render, max_new_tokens: int,
+         seed: int, options: dict) -> None:
+    """The gate's policy on the answers below the threshold (batched across them)."""
     if gate.policy == "abstain":
-        r.text, r.action = gate.refusal, "abstained"
+        for r in pending:
+            r.text, r.action = gate.refusal, "abstained"
         return
-    if gate.policy == "resample":
+    if gate.policy == "retrieve":
+        for r in pending:
+            r.action = "retrieved"
+            r.passages = [str(p) for p in gate.retriever(r.question, r.attempts[0].text)]
+        again = _attempt(model, tokenizer, gate.scorer, [render(_with_passages(r.question, r.passages)) for r in pending],
+                         max_new_tokens=max_new_tokens, sample=False, **options)
+        for r, a in zip(pending, again):
+            r.attempts.append(a)  # the answer with the passages is returned, accepted or not
+            r.text, r.confidence, r.accepted = a.text, a.confidence, gate.accepts(a.confidence)
+        return
+    # resample: round i draws one sample for every answer still without an accepted one
+    for r in pending:
         r.action = "resampled"
-        for i in range(gate.n_samples):
-            a = _attempt(model, tokenizer, gate.scorer, [render(r.question)], max_new_tokens=max_new_tokens,
-                         sample=True, temperature=gate.temperature, seed=seed + i)[0]
+    waiting = list(pending)
+    for i in range(gate.n_samples):
+        if not waiting:
+            break
+        samples = _attempt(model, tokenizer, gate.scorer, [render(r.question) for r in waiting],
+                           max_new_tokens=max_new_tokens, sample=True, temperature=gate.temperature,
+                           seed=seed + i, **options)
+        for r, a in zip(waiting, samples):
             r.attempts.append(a)
             if gate.accepts(a.confidence):  # rejection sampling: the first accepted sample
                 r.text, r.confidence, r.accepted = a.text, a.confidence, True
-                return
-    else:  # retrieve
-        r.action = "retrieved"
-        r.passages = [str(p) for p in gate.retriever(r.question, r.attempts[0].text)]
-        a = _attempt(model, tokenizer, gate.scorer, [render(_with_passages(r.question, r.passages))],
-                     max_new_tokens=max_new_tokens, sample=False)[0]
-        r.attempts.append(a)  # the answer with the passages is returned, accepted or not
-        r.text, r.confidence, r.accepted = a.text, a.confidence, gate.accepts(a.confidence)
-        return
-    best = max(r.attempts, key=lambda a: a.confidence)
-    r.confidence = best.confidence
-    r.text = gate.refusal if gate.fallback == "abstain" else best.text
+        waiting = [r for r in waiting if not r.accepted]
+    for r in waiting:
+        best = max(r.attempts, key=lambda a: a.confidence)
+        r.confidence = best.confidence
+        r.text = gate.refusal if gate.fallback == "abstain" else best.text

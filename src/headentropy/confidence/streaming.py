@@ -62,8 +62,9 @@ class StreamingConfidence:
         hn = normalized_entropy(event.stats["shannon"], event.n_keys[:, :, None, :], torch.ones((), dtype=torch.bool))
         h2n = normalized_entropy(event.stats["renyi2"], event.n_keys[:, :, None, :], torch.ones((), dtype=torch.bool))
         sink = event.stats["sink_mass"].float()  # [B, L, H, Lq]
-        if not event.generated:  # the prompt: only its last position matters (it produced answer token 0)
-            self._begin(hn[..., -1])
+        if not event.generated:  # the prompt: its last position produced answer token 0; its ids
+            # tell which answer tokens are novel
+            self._begin(hn[..., -1], event.input_ids, event.valid)
             return
         st = self._state
         if st is None:  # a prefill the monitor did not see: nothing to score against
@@ -77,7 +78,7 @@ class StreamingConfidence:
         self._add(st, take, hn[..., -1].double(), h2n[..., -1].double(), sink[..., -1].double(), event)
         self._features_per_step.append(self._features(st))
 
-    def _begin(self, prompt_last: torch.Tensor) -> None:
+    def _begin(self, prompt_last: torch.Tensor, prompt_ids: torch.Tensor | None, prompt_valid: torch.Tensor | None) -> None:
         B, L, H = prompt_last.shape
         if (L, H) != (self.scorer.num_layers, self.scorer.num_heads):
             raise ScorerError(f"the scorer was fitted on {self.scorer.model_name or 'a model'} with "
@@ -92,6 +93,12 @@ class StreamingConfidence:
             "steps": zeros(B), "lp_sum": zeros(B), "lp_min": torch.full((B,), math.inf, dtype=torch.float64, device=dev),
             "lp_first": torch.full((B,), math.nan, dtype=torch.float64, device=dev), "pe_sum": zeros(B),
             "pe_max": torch.full((B,), -math.inf, dtype=torch.float64, device=dev), "known": zeros(B), "length": zeros(B),
+            # novel tokens (not in the prompt): their Shannon per head and logit features
+            "prompt_ids": prompt_ids, "prompt_valid": prompt_valid if prompt_valid is not None else (
+                None if prompt_ids is None else torch.ones_like(prompt_ids, dtype=torch.bool)),
+            "n_sum": zeros(B, L, H), "n_count": zeros(B, L, H), "novel": zeros(B), "n_known": zeros(B),
+            "n_lp_sum": zeros(B), "n_lp_min": torch.full((B,), math.inf, dtype=torch.float64, device=dev),
+            "n_pe_sum": zeros(B),
         }
 
     @staticmethod
@@ -106,6 +113,16 @@ class StreamingConfidence:
         st["steps"] += ok.double()
         st["step_max"] = torch.where(ok, torch.maximum(st["step_max"], step_mean), st["step_max"])
         st["length"] += take.double()
+        ids = event.input_ids[:, -1] if event.input_ids is not None else None
+        if ids is None or st["prompt_ids"] is None:
+            novel = torch.zeros_like(take)
+        else:
+            seen = ((st["prompt_ids"] == ids[:, None]) & st["prompt_valid"]).any(-1)
+            novel = take & ~seen & (ids >= 0)
+        ok = novel[:, None, None] & ~torch.isnan(hn)
+        st["n_sum"] += torch.where(ok, hn, 0.0)
+        st["n_count"] += ok.double()
+        st["novel"] += novel.double()
         lp = event.token_stats.get("token_logprob")
         pe = event.token_stats.get("predictive_entropy")
         if lp is None or pe is None:
@@ -118,6 +135,11 @@ class StreamingConfidence:
         st["pe_sum"] += torch.where(known, pe, 0.0)
         st["lp_min"] = torch.where(known, torch.minimum(st["lp_min"], lp), st["lp_min"])
         st["pe_max"] = torch.where(known, torch.maximum(st["pe_max"], pe), st["pe_max"])
+        new = known & novel
+        st["n_known"] += new.double()
+        st["n_lp_sum"] += torch.where(new, lp, 0.0)
+        st["n_pe_sum"] += torch.where(new, pe, 0.0)
+        st["n_lp_min"] = torch.where(new, torch.minimum(st["n_lp_min"], lp), st["n_lp_min"])
 
     def _features(self, st: dict) -> torch.Tensor:
         """`[B, F]` in `feature_names` order, as `answer_features` computes them from a trace."""
@@ -125,6 +147,7 @@ class StreamingConfidence:
         B = st["length"].shape[0]
         heads = [torch.where(c > 0, s / c.clamp(min=1), nan).reshape(B, -1) for s, c in zip(st["sum"], st["count"])]
         heads.append(st["prompt_last"].reshape(B, -1))
+        heads.append(torch.where(st["n_count"] > 0, st["n_sum"] / st["n_count"].clamp(min=1), nan).reshape(B, -1))
         has = st["steps"] > 0
         summary = {"max_step_shannon": torch.where(has, st["step_max"], nan),
                    "mean_shannon": torch.where(has, st["step_sum"] / st["steps"].clamp(min=1), nan)}
@@ -135,7 +158,11 @@ class StreamingConfidence:
                   "first_logprob": torch.where(some, st["lp_first"], nan),
                   "mean_predictive_entropy": torch.where(some, st["pe_sum"] / k.clamp(min=1), nan),
                   "max_predictive_entropy": torch.where(some, st["pe_max"], nan),
-                  "log_length": torch.log1p(st["length"])}
+                  "log_length": torch.log1p(st["length"]),
+                  "novel_mean_logprob": torch.where(st["n_known"] > 0, st["n_lp_sum"] / st["n_known"].clamp(min=1), nan),
+                  "novel_min_logprob": torch.where(st["n_known"] > 0, st["n_lp_min"], nan),
+                  "novel_mean_predictive_entropy": torch.where(st["n_known"] > 0, st["n_pe_sum"] / st["n_known"].clamp(min=1), nan),
+                  "novel_fraction": torch.where(st["length"] > 0, st["novel"] / st["length"].clamp(min=1), nan)}
         cols = [summary[n] for n in SUMMARY_FEATURES] + [logits[n] for n in LOGIT_FEATURES]
         return torch.cat(heads + [torch.stack(cols, dim=1)], dim=1)  # [B, F] on the device
 
