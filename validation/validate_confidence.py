@@ -186,8 +186,8 @@ def main() -> None:
       f"logits' features alone — on the training domains, each left out in turn, attention entropy "
       + ("adds to the logits." if both > logits_only + 0.005 else "adds nothing measurable to the logits.")
       + (f" On the held-out domain `{args.held_out}`, though, the combined scorer ({ours:.3f}) is below the token "
-         f"log-probability alone ({lp:.3f}): the heads that separate right from wrong names do not transfer to "
-         "numeric answers, so the transfer claim holds for some domains and not others."
+         f"log-probability alone ({lp:.3f}): what the attention features learned on the other domains does not "
+         "transfer to this one, so the transfer claim holds for some domains and not others."
          if ours < lp else f" On the held-out domain `{args.held_out}` the combined scorer ({ours:.3f}) is above the "
          f"token log-probability alone ({lp:.3f}).")
       + "\n")

@@ -326,6 +326,9 @@ def cmd_evaluate(args) -> int:
     if not args.data and not args.generations:
         raise UserError("evaluate needs --data QUESTIONS.jsonl (or --generations DIR from an earlier run)")
     scorer = _scorer(args.scorer)
+    out = Path(args.out) if args.out else None
+    if out is not None:
+        check_writable_out(out)  # before the slow part
     if args.generations:
         try:
             gs = GenerationSet.load(args.generations)
@@ -340,9 +343,8 @@ def cmd_evaluate(args) -> int:
     tables = E.evaluation(scorer, gs)
     text = E.markdown(tables)
     print(text)
-    if args.out:
-        out = Path(args.out)
-        check_writable_out(out)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
         base = E.baseline_scores(gs)
         E.plot_risk_coverage({"scorer": scorer.score_features(gs.features), "mean token log-prob": base["mean_logprob"]},
                              gs.labels, out / "risk_coverage.png", "risk-coverage")
