@@ -44,8 +44,8 @@ def collect(llm, outputs=None, *, heads: bool = True, pop: bool = True,
     """Statistics of finished requests as `EntropyTrace`s (batch 1 each), keyed by request id.
 
     outputs: `RequestOutput`s (or request ids) to fetch; None fetches every recorded request
-    (keyed by vLLM's internal request id). Each given `RequestOutput` also gets the trace as its
-    `headentropy` attribute. heads=False averages the heads in the engine process (the trace's
+    (keyed by vLLM's internal request id). Each given `RequestOutput` whose statistics were found
+    also gets the trace as its `headentropy` attribute. heads=False averages the heads in the engine process (the trace's
     head axis then has size 1). pop=False leaves the records in the engine.
     Positions are the processed tokens: the prompt and every generated token but the last; a
     prompt prefix served by vLLM's prefix cache carries the statistics of its first computation.
@@ -60,8 +60,8 @@ def collect(llm, outputs=None, *, heads: bool = True, pop: bool = True,
     traces = {rid: _to_trace(rec, payload["layers"], model_name) for rid, rec in payload["requests"].items()}
     if outputs is not None:
         for o in outputs:
-            if not isinstance(o, str):
-                o.headentropy = traces.get(o.request_id)
+            if not isinstance(o, str) and o.request_id in traces:
+                o.headentropy = traces[o.request_id]
     return traces
 
 
