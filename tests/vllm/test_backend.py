@@ -21,6 +21,7 @@ import headentropy.vllm as hv  # noqa: E402
 from headentropy.hf.models import _smollm2_cache_path, smollm2_gguf  # noqa: E402
 
 os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")  # GiB; the machine is shared
+os.environ["HEADENTROPY_VLLM_STRICT"] = "1"  # a statistics error fails the engine, not just a log line
 
 MAX_TOKENS = 12
 BLOCK = 32  # small blocks: several per prompt, prefix-cache hits on short shared prefixes
@@ -211,3 +212,24 @@ def test_chunked_prefill_gives_the_same_statistics(model_path, prompt_ids, entro
                               enable_chunked_prefill=True, max_num_batched_tokens=48)
     assert _tokens(outs) == _tokens(entropy_runs[0][0])
     _assert_same_statistics(_traces(entropy_runs[0]), [traces[o.request_id] for o in outs], "chunked prefill, 48-token budget")
+
+
+def test_bfloat16_engine_records_statistics(model_path, prompt_ids, entropy_runs):
+    # bf16 is what CPUs with AMX run fast; there vLLM stores K in AMX tiles (ISA "amx"), elsewhere
+    # transposed ("vec"). The layout check inside the backend fails the engine if K is misread
+    # (HEADENTROPY_VLLM_STRICT=1); bf16 numerics differ from fp32, so the prompt positions are
+    # compared loosely.
+    (outs, traces, _), = _run(model_path, prompt_ids, "bf16", custom=True, dtype="bfloat16")
+    worst_mean, worst_max = 0.0, 0.0
+    for o, ref, ids in zip(outs, _traces(entropy_runs[0]), prompt_ids):
+        t = traces[o.request_id]
+        assert bool(t.valid.all()) and t.non_finite_count() == 0
+        P = len(ids)
+        a, b = t.normalized()[..., :P], ref.normalized()[..., :P]
+        ok = torch.isfinite(a) & torch.isfinite(b)
+        d = (a - b)[ok].abs()
+        if d.numel() == 0:  # a one-token prompt has no normalised entropy
+            continue
+        worst_mean, worst_max = max(worst_mean, float(d.mean())), max(worst_max, float(d.max()))
+    print(f"bf16 vs fp32 normalised entropy on prompts: mean {worst_mean:.4f}, max {worst_max:.4f}")
+    assert worst_mean <= 0.02 and worst_max <= 0.2

@@ -9,11 +9,14 @@ Rényi-2 and sink mass of every query token from `query` and the paged KV cache:
   blocks (`seq_lens[i]` keys, no N×N anywhere) and `he.attention(q, k, None, causal=True)` runs
   the statistics-only path (v=None: no P·V work). Bottom-right causal alignment handles chunked
   prefill and decode (Lq < Lk) the same way; Hq % Hkv handles GQA.
-* vLLM's CPU cache is `[num_blocks, num_kv_heads, block_size, 2 * head_size]`; for the `vec` and
-  `vec16` ISAs (x86 without AMX) the K half of each (block, head) holds K **transposed**
-  (`[head_size, block_size]`), the V half is row-major. Other ISAs (AMX, NEON, ...) pack K
-  differently: the backend refuses to record there (and says so) rather than guess. The first
-  call of every layer checks that the keys read back equal the step's `key` rows exactly.
+* vLLM's CPU cache is `[num_blocks, num_kv_heads, block_size, 2 * head_size]`; the first
+  `block_size * head_size` elements of each (block, head) hold K in an ISA-specific order
+  (`_KEY_LAYOUTS`, found by writing known keys with `cpu_attn_reshape_and_cache`):
+  `vec`/`vec16` (x86 fp32/fp16, bf16 without AMX): transposed, `[head_size, block_size]`;
+  `amx` (bf16 with AMX tiles): VNNI tiles of 16 tokens, `[block_size/16, head_size/2, 16, 2]`.
+  Other ISAs (NEON, VSX, ...) are not read: the backend records nothing there and says so
+  rather than guess. The first call of every layer checks that the keys read back equal the
+  step's `key` rows exactly.
 """
 
 from __future__ import annotations
@@ -26,12 +29,27 @@ from vllm.v1.attention.backend import AttentionType
 from vllm.v1.attention.backends.cpu_attn import CPUAttentionBackend, CPUAttentionBackendImpl
 
 from ..kernels.dispatch import attention
-from .collector import COLLECTOR, install_runner_hook
+from .collector import COLLECTOR, STRICT, install_runner_hook
 
-logger = logging.getLogger("headentropy.vllm")
+logger = logging.getLogger("vllm.headentropy")  # under "vllm": its handlers and format
 
 SINK_TOKENS = 4  # he.attention's default, the one he.monitor uses
-_PLAIN_V_TRANSPOSED_K = ("vec", "vec16")  # cache ISAs whose K layout we read
+
+
+def _keys_transposed(raw: torch.Tensor, blocks: torch.Tensor, block_size: int, D: int) -> torch.Tensor:
+    k = raw.view(raw.shape[0], raw.shape[1], D, block_size)[blocks]  # [n, Hkv, D, bs]
+    return k.permute(1, 0, 3, 2).reshape(raw.shape[1], -1, D)
+
+
+def _keys_amx(raw: torch.Tensor, blocks: torch.Tensor, block_size: int, D: int) -> torch.Tensor:
+    k = raw.view(raw.shape[0], raw.shape[1], block_size // 16, D // 2, 16, 2)[blocks]
+    return k.permute(1, 0, 2, 4, 3, 5).reshape(raw.shape[1], -1, D)
+
+
+# ISA -> reader: (K region [blocks, Hkv, bs*D], block ids [n], bs, D) -> keys [Hkv, n*bs, D]
+_KEY_LAYOUTS = {"vec": _keys_transposed, "vec16": _keys_transposed, "amx": _keys_amx}
+
+_LOGGED_LAYOUTS: set[str] = set()
 KERNEL = os.environ.get("HEADENTROPY_VLLM_KERNEL", "auto")  # he.attention backend for the statistics
 
 
@@ -66,27 +84,36 @@ class EntropyCPUAttentionImpl(CPUAttentionBackendImpl):
         result = super().forward(layer, query, key, value, kv_cache, attn_metadata, output,
                                  output_scale=output_scale, output_block_scale=output_block_scale)
         if attn_metadata is not None and self._unsupported is None and COLLECTOR.active():
-            self._record(layer, query, key, kv_cache, attn_metadata)
+            try:
+                self._record(layer, query, key, kv_cache, attn_metadata)
+            except Exception as e:
+                # The output is already written: a failure here costs this step's statistics,
+                # never the request (HEADENTROPY_VLLM_STRICT=1 raises instead, for tests).
+                if STRICT:
+                    raise
+                logger.exception("headentropy: statistics of layer %s failed", getattr(layer, "layer_name", "?"))
+                COLLECTOR.step.skipped = f"statistics failed ({type(e).__name__}: {e}); this step is not recorded"
         return result
 
     def _record(self, layer, query, key, kv_cache, meta) -> None:
         isa = getattr(layer, "isa", None)
-        if isa not in _PLAIN_V_TRANSPOSED_K:
+        read_keys = _KEY_LAYOUTS.get(isa)
+        if read_keys is None:
             COLLECTOR.step.skipped = (f"the CPU KV cache layout of ISA {isa!r} is not read yet "
-                                      f"(supported: {', '.join(_PLAIN_V_TRANSPOSED_K)}); nothing recorded")
+                                      f"(supported: {', '.join(_KEY_LAYOUTS)}); nothing recorded")
             return
         if isinstance(meta.causal, torch.Tensor) or not meta.causal:
             COLLECTOR.step.skipped = "non-causal or dynamic-causal attention metadata; nothing recorded"
             return
         num_blocks, num_kv_heads, block_size, _ = kv_cache.shape
         D, H = self.head_size, self.num_heads
-        # K of block b, head h: the first block_size*D elements of kv_cache[b, h], stored [D, block_size].
-        k_cache = kv_cache.view(num_blocks, num_kv_heads, block_size * 2 * D)[:, :, : block_size * D]
-        k_cache = k_cache.view(num_blocks, num_kv_heads, D, block_size)
+        # The K region of each (block, head): its first block_size*D elements.
+        raw = kv_cache.view(num_blocks, num_kv_heads, block_size * 2 * D)[:, :, : block_size * D]
         T = meta.num_actual_tokens
         q_all = query[:T].view(T, H, D)
         if not self._checked_layout:
-            self._check_layout(k_cache, key[:T].view(T, num_kv_heads, D), meta.slot_mapping[:T], block_size)
+            self._check_layout(raw, read_keys, key[:T].view(T, num_kv_heads, D), meta.slot_mapping[:T],
+                               block_size, isa)
 
         qsl = meta.query_start_loc.tolist()
         seq_lens = meta.seq_lens.tolist()
@@ -100,8 +127,7 @@ class EntropyCPUAttentionImpl(CPUAttentionBackendImpl):
                 continue
             sl = seq_lens[i]
             nblk = (sl + block_size - 1) // block_size
-            blocks = meta.block_table[i, :nblk].long()
-            k = k_cache[blocks].permute(1, 0, 3, 2).reshape(num_kv_heads, nblk * block_size, D)[:, :sl]
+            k = read_keys(raw, meta.block_table[i, :nblk].long(), block_size, D)[:, :sl]  # [Hkv, sl, D]
             q = q_all[qs:qe].permute(1, 0, 2)  # [H, Lq, D]
             r = attention(q[None], k[None], None, causal=True, scale=self.scale, softcap=softcap,
                           window=window, sink_tokens=SINK_TOKENS, backend=KERNEL)
@@ -110,18 +136,24 @@ class EntropyCPUAttentionImpl(CPUAttentionBackendImpl):
             n_keys[qs:qe] = pos + 1 if window is None else torch.clamp(pos + 1, max=window)
         COLLECTOR.add_layer(_layer_index(layer.layer_name), meta, stats, n_keys, (num_blocks, block_size))
 
-    def _check_layout(self, k_cache, key, slot_mapping, block_size) -> None:
+    def _check_layout(self, raw, read_keys, key, slot_mapping, block_size, isa) -> None:
         slots = slot_mapping.long()
         ok = slots >= 0
         slots, key = slots[ok], key[ok]
-        read = k_cache[slots // block_size, :, :, slots % block_size]  # [T, Hkv, D]
+        blocks = torch.unique(slots // block_size)
+        keys = read_keys(raw, blocks, block_size, key.shape[-1])  # [Hkv, len(blocks)*bs, D]
+        where = torch.searchsorted(blocks, slots // block_size) * block_size + slots % block_size
+        read = keys[:, where].transpose(0, 1)  # [T, Hkv, D]
         if read.dtype != key.dtype or not torch.equal(read, key):
             raise RuntimeError(
-                "headentropy: the keys read back from vLLM's CPU KV cache differ from the step's keys; "
-                "this vLLM version stores K in another layout than the one headentropy.vllm reads "
-                "(transposed [head_size, block_size] per block and head)"
+                f"headentropy: the keys read back from vLLM's CPU KV cache (ISA {isa!r}) differ from the "
+                "step's keys; this vLLM version stores K in another layout than the one headentropy.vllm "
+                "reads (headentropy/vllm/backend.py: _KEY_LAYOUTS)"
             )
         self._checked_layout = True
+        if isa not in _LOGGED_LAYOUTS:
+            _LOGGED_LAYOUTS.add(isa)
+            logger.info("headentropy: reading K from vLLM's CPU KV cache in the %r layout (checked)", isa)
 
 
 class EntropyCPUAttentionBackend(CPUAttentionBackend):

@@ -27,12 +27,14 @@ from dataclasses import dataclass, field
 
 import torch
 
-logger = logging.getLogger("headentropy.vllm")
+logger = logging.getLogger("vllm.headentropy")  # under "vllm": its handlers and format
 
 NUM_STATS = 3  # shannon, renyi2, sink_mass (the order of the last axis)
 STAT_NAMES = ("shannon", "renyi2", "sink_mass")
 # Requests not collected are dropped oldest first beyond this many (a server that never asks).
 MAX_REQUESTS = int(os.environ.get("HEADENTROPY_VLLM_MAX_REQUESTS", "4096"))
+# Errors in the statistics cost the step's statistics and are logged; set to raise instead (tests).
+STRICT = os.environ.get("HEADENTROPY_VLLM_STRICT", "") not in ("", "0")
 
 
 @dataclass
@@ -98,10 +100,10 @@ class Collector:
 
     def end_step(self) -> None:
         step, self.step = self.step, None
-        if step is None or step.meta is None or not step.layer_stats:
-            return
-        if step.skipped:
+        if step is not None and step.skipped:
             self._warn(step.skipped, step.skipped)
+            return
+        if step is None or step.meta is None or not step.layer_stats:
             return
         layers = sorted(step.layer_stats)
         if not self.layers:
@@ -266,7 +268,12 @@ def install_runner_hook() -> None:
         except BaseException:
             COLLECTOR.step = None  # a failed forward records nothing
             raise
-        COLLECTOR.end_step()
+        try:
+            COLLECTOR.end_step()
+        except Exception:
+            if STRICT:
+                raise
+            logger.exception("headentropy: recording this step's statistics failed")
         return result
 
     CPUModelRunner._model_forward = _model_forward

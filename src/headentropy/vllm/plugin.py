@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 
-logger = logging.getLogger("headentropy.vllm")
+logger = logging.getLogger("vllm.headentropy")  # under "vllm": its handlers and format
 
 BACKEND_PATH = "headentropy.vllm.backend.EntropyCPUAttentionBackend"
 
