@@ -36,3 +36,8 @@ def test_keys_read_back_exactly(isa, dtype, block_size, head_size):
     assert keys.shape == (kv_heads, blocks * block_size, head_size)
     where = (order.argsort()[slots // block_size]) * block_size + slots % block_size
     assert torch.equal(keys[:, where].transpose(0, 1), key)
+    # A batch of block tables (decode rows read together) gives each row's keys.
+    table = torch.tensor([[3, 0], [4, 1], [2, 2]])
+    batched = _KEY_LAYOUTS[isa](raw, table, block_size, head_size)  # [3, Hkv, 2*bs, D]
+    for row, blocks_of_row in zip(batched, table):
+        assert torch.equal(row, _KEY_LAYOUTS[isa](raw, blocks_of_row, block_size, head_size))

@@ -8,7 +8,8 @@ Rényi-2 and sink mass of every query token from `query` and the paged KV cache:
 * per request (rows of `query_start_loc`), the request's keys are gathered from its block-table
   blocks (`seq_lens[i]` keys, no N×N anywhere) and `he.attention(q, k, None, causal=True)` runs
   the statistics-only path (v=None: no P·V work). Bottom-right causal alignment handles chunked
-  prefill and decode (Lq < Lk) the same way; Hq % Hkv handles GQA.
+  prefill (Lq < Lk) ; Hq % Hkv handles GQA. The one-token (decode) rows of a step go into one
+  call together: keys padded to the longest row, a key mask per row.
 * vLLM's CPU cache is `[num_blocks, num_kv_heads, block_size, 2 * head_size]`; the first
   `block_size * head_size` elements of each (block, head) hold K in an ISA-specific order
   (`_KEY_LAYOUTS`, found by writing known keys with `cpu_attn_reshape_and_cache`):
@@ -37,16 +38,18 @@ SINK_TOKENS = 4  # he.attention's default, the one he.monitor uses
 
 
 def _keys_transposed(raw: torch.Tensor, blocks: torch.Tensor, block_size: int, D: int) -> torch.Tensor:
-    k = raw.view(raw.shape[0], raw.shape[1], D, block_size)[blocks]  # [n, Hkv, D, bs]
-    return k.permute(1, 0, 3, 2).reshape(raw.shape[1], -1, D)
+    k = raw.view(raw.shape[0], raw.shape[1], D, block_size)[blocks]  # [..., n, Hkv, D, bs]
+    k = k.transpose(-1, -2).transpose(-4, -3)  # [..., Hkv, n, bs, D]
+    return k.reshape(*k.shape[:-4], raw.shape[1], -1, D)
 
 
 def _keys_amx(raw: torch.Tensor, blocks: torch.Tensor, block_size: int, D: int) -> torch.Tensor:
-    k = raw.view(raw.shape[0], raw.shape[1], block_size // 16, D // 2, 16, 2)[blocks]
-    return k.permute(1, 0, 2, 4, 3, 5).reshape(raw.shape[1], -1, D)
+    k = raw.view(raw.shape[0], raw.shape[1], block_size // 16, D // 2, 16, 2)[blocks]  # [..., n, Hkv, bs/16, D/2, 16, 2]
+    k = k.transpose(-3, -2).transpose(-6, -5)  # [..., Hkv, n, bs/16, 16, D/2, 2]
+    return k.reshape(*k.shape[:-6], raw.shape[1], -1, D)
 
 
-# ISA -> reader: (K region [blocks, Hkv, bs*D], block ids [n], bs, D) -> keys [Hkv, n*bs, D]
+# ISA -> reader: (K region [blocks, Hkv, bs*D], block ids [..., n], bs, D) -> keys [..., Hkv, n*bs, D]
 _KEY_LAYOUTS = {"vec": _keys_transposed, "vec16": _keys_transposed, "amx": _keys_amx}
 
 _LOGGED_LAYOUTS: set[str] = set()
@@ -121,11 +124,13 @@ class EntropyCPUAttentionImpl(CPUAttentionBackendImpl):
         softcap = float(self.logits_soft_cap) if self.logits_soft_cap else None
         stats = torch.zeros(T, H, 3, dtype=torch.float32)
         n_keys = torch.zeros(T, dtype=torch.int32)
-        for i in range(len(qsl) - 1):
-            qs, qe = qsl[i], qsl[i + 1]
-            if qe == qs:
+        rows = [(i, qsl[i], qsl[i + 1], seq_lens[i]) for i in range(len(qsl) - 1) if qsl[i + 1] > qsl[i]]
+        decode = [r for r in rows if r[2] - r[1] == 1]
+        if len(decode) < 2:
+            decode = []
+        for i, qs, qe, sl in rows:  # prefill and chunked-prefill rows: one call per request
+            if decode and qe - qs == 1:
                 continue
-            sl = seq_lens[i]
             nblk = (sl + block_size - 1) // block_size
             k = read_keys(raw, meta.block_table[i, :nblk].long(), block_size, D)[:, :sl]  # [Hkv, sl, D]
             q = q_all[qs:qe].permute(1, 0, 2)  # [H, Lq, D]
@@ -134,6 +139,23 @@ class EntropyCPUAttentionImpl(CPUAttentionBackendImpl):
             stats[qs:qe] = torch.stack([r.shannon[0], r.renyi2[0], r.sink_mass[0]], dim=-1).transpose(0, 1)
             pos = torch.arange(sl - (qe - qs), sl, dtype=torch.int32)
             n_keys[qs:qe] = pos + 1 if window is None else torch.clamp(pos + 1, max=window)
+        if decode:  # one-token rows: one call for all, keys padded to the longest, a key mask
+            idx = torch.tensor([r[0] for r in decode])
+            at = torch.tensor([r[1] for r in decode])
+            sls = torch.tensor([r[3] for r in decode])
+            longest = int(sls.max())
+            nblk = (longest + block_size - 1) // block_size
+            # Block-table entries past a request's last block are stale or 0; any id is masked out.
+            blocks = meta.block_table[idx, :nblk].long().clamp_(0, num_blocks - 1)
+            k = read_keys(raw, blocks, block_size, D)[:, :, :longest]  # [B, Hkv, longest, D]
+            j = torch.arange(longest)
+            visible = j[None] < sls[:, None]
+            if window is not None:
+                visible &= j[None] >= (sls - window)[:, None]
+            r = attention(q_all[at][:, :, None], k, None, attn_mask=visible[:, None, None, :], scale=self.scale,
+                          softcap=softcap, sink_tokens=SINK_TOKENS, backend=KERNEL)
+            stats[at] = torch.stack([r.shannon[:, :, 0], r.renyi2[:, :, 0], r.sink_mass[:, :, 0]], dim=-1)
+            n_keys[at] = (sls if window is None else torch.clamp(sls, max=window)).to(torch.int32)
         COLLECTOR.add_layer(_layer_index(layer.layer_name), meta, stats, n_keys, (num_blocks, block_size))
 
     def _check_layout(self, raw, read_keys, key, slot_mapping, block_size, isa) -> None:
