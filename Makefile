@@ -61,7 +61,7 @@ $(VLLM_STAMP): pyproject.toml Makefile
 	$(VLLM_PY) -c "import vllm, headentropy.vllm"
 	touch $(VLLM_STAMP)
 
-# About 4 minutes on 2 cores: four vLLM engines (one at a time) and SmolLM2 in HF.
+# About 5 minutes on 2 cores: five vLLM engines (one at a time) and SmolLM2 in HF.
 test-vllm: $(VLLM_STAMP)
 	$(VLLM_PY) -m pytest -q tests/vllm $(PYTEST_ARGS)
 

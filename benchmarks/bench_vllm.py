@@ -76,8 +76,11 @@ def child(backend: str, concurrency: list[int], max_tokens: int, eager: bool) ->
         results[c] = {"tokens": tokens, "seconds": seconds, "collect_s": collect_s}
     stop.set()
     sampler.join()
+    timing = None
+    if backend == "headentropy":  # seconds the engine spent on statistics, over the whole run
+        timing = llm.collective_rpc("headentropy_collect", args=([], True, True))[0]["timing"]
     llm.llm_engine.engine_core.shutdown()
-    print(json.dumps({"backend": backend, "results": results, "peak_rss": peak[0]}))
+    print(json.dumps({"backend": backend, "results": results, "peak_rss": peak[0], "timing": timing}))
 
 
 def main() -> None:
@@ -116,7 +119,9 @@ def main() -> None:
         *rows,
         "",
         f"Peak RSS of the engine's largest process: default {d['peak_rss'] / mib:.0f} MiB, "
-        f"headentropy {h['peak_rss'] / mib:.0f} MiB. Bar: ratio ≥ 0.90× (goal 0.97×).",
+        f"headentropy {h['peak_rss'] / mib:.0f} MiB. Bar: ratio ≥ 0.90× (goal 0.97×). Time the engine spent "
+        f"on statistics over the whole run (warm-up included): attention layers {h['timing']['layers_s']:.1f} s, "
+        f"end of step {h['timing']['end_step_s']:.1f} s, {h['timing']['steps']} steps.",
         "",
         f"Command: `.venv-vllm/bin/python benchmarks/bench_vllm.py --concurrency "
         f"{' '.join(map(str, args.concurrency))} --max-tokens {args.max_tokens}{' --eager' if args.eager else ''}`",

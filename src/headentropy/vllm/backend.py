@@ -8,8 +8,11 @@ Rényi-2 and sink mass of every query token from `query` and the paged KV cache:
 * per request (rows of `query_start_loc`), the request's keys are gathered from its block-table
   blocks (`seq_lens[i]` keys, no N×N anywhere) and `he.attention(q, k, None, causal=True)` runs
   the statistics-only path (v=None: no P·V work). Bottom-right causal alignment handles chunked
-  prefill (Lq < Lk) ; Hq % Hkv handles GQA. The one-token (decode) rows of a step go into one
-  call together: keys padded to the longest row, a key mask per row.
+  prefill and decode (Lq < Lk) the same way; Hq % Hkv handles GQA. (Decode rows batched into
+  one call with keys padded to the longest row and a key mask measured slower in the engine:
+  34.5 s vs 24.8 s of statistics for benchmarks/bench_vllm.py --eager; the padded copies cost
+  more than the calls saved. The way to the throughput bar is a kernel that reads the paged
+  cache itself.)
 * vLLM's CPU cache is `[num_blocks, num_kv_heads, block_size, 2 * head_size]`; the first
   `block_size * head_size` elements of each (block, head) hold K in an ISA-specific order
   (`_KEY_LAYOUTS`, found by writing known keys with `cpu_attn_reshape_and_cache`):
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 
 import torch
 from vllm.v1.attention.backend import AttentionType
@@ -87,8 +91,10 @@ class EntropyCPUAttentionImpl(CPUAttentionBackendImpl):
         result = super().forward(layer, query, key, value, kv_cache, attn_metadata, output,
                                  output_scale=output_scale, output_block_scale=output_block_scale)
         if attn_metadata is not None and self._unsupported is None and COLLECTOR.active():
+            t = time.perf_counter()
             try:
                 self._record(layer, query, key, kv_cache, attn_metadata)
+                COLLECTOR.timing["layers_s"] += time.perf_counter() - t
             except Exception as e:
                 # The output is already written: a failure here costs this step's statistics,
                 # never the request (HEADENTROPY_VLLM_STRICT=1 raises instead, for tests).
@@ -124,13 +130,11 @@ class EntropyCPUAttentionImpl(CPUAttentionBackendImpl):
         softcap = float(self.logits_soft_cap) if self.logits_soft_cap else None
         stats = torch.zeros(T, H, 3, dtype=torch.float32)
         n_keys = torch.zeros(T, dtype=torch.int32)
-        rows = [(i, qsl[i], qsl[i + 1], seq_lens[i]) for i in range(len(qsl) - 1) if qsl[i + 1] > qsl[i]]
-        decode = [r for r in rows if r[2] - r[1] == 1]
-        if len(decode) < 2:
-            decode = []
-        for i, qs, qe, sl in rows:  # prefill and chunked-prefill rows: one call per request
-            if decode and qe - qs == 1:
+        for i in range(len(qsl) - 1):  # one call per request: prefill chunk or decode row
+            qs, qe = qsl[i], qsl[i + 1]
+            if qe == qs:
                 continue
+            sl = seq_lens[i]
             nblk = (sl + block_size - 1) // block_size
             k = read_keys(raw, meta.block_table[i, :nblk].long(), block_size, D)[:, :sl]  # [Hkv, sl, D]
             q = q_all[qs:qe].permute(1, 0, 2)  # [H, Lq, D]
@@ -139,23 +143,6 @@ class EntropyCPUAttentionImpl(CPUAttentionBackendImpl):
             stats[qs:qe] = torch.stack([r.shannon[0], r.renyi2[0], r.sink_mass[0]], dim=-1).transpose(0, 1)
             pos = torch.arange(sl - (qe - qs), sl, dtype=torch.int32)
             n_keys[qs:qe] = pos + 1 if window is None else torch.clamp(pos + 1, max=window)
-        if decode:  # one-token rows: one call for all, keys padded to the longest, a key mask
-            idx = torch.tensor([r[0] for r in decode])
-            at = torch.tensor([r[1] for r in decode])
-            sls = torch.tensor([r[3] for r in decode])
-            longest = int(sls.max())
-            nblk = (longest + block_size - 1) // block_size
-            # Block-table entries past a request's last block are stale or 0; any id is masked out.
-            blocks = meta.block_table[idx, :nblk].long().clamp_(0, num_blocks - 1)
-            k = read_keys(raw, blocks, block_size, D)[:, :, :longest]  # [B, Hkv, longest, D]
-            j = torch.arange(longest)
-            visible = j[None] < sls[:, None]
-            if window is not None:
-                visible &= j[None] >= (sls - window)[:, None]
-            r = attention(q_all[at][:, :, None], k, None, attn_mask=visible[:, None, None, :], scale=self.scale,
-                          softcap=softcap, sink_tokens=SINK_TOKENS, backend=KERNEL)
-            stats[at] = torch.stack([r.shannon[:, :, 0], r.renyi2[:, :, 0], r.sink_mass[:, :, 0]], dim=-1)
-            n_keys[at] = (sls if window is None else torch.clamp(sls, max=window)).to(torch.int32)
         COLLECTOR.add_layer(_layer_index(layer.layer_name), meta, stats, n_keys, (num_blocks, block_size))
 
     def _check_layout(self, raw, read_keys, key, slot_mapping, block_size, isa) -> None:

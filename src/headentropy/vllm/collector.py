@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
@@ -77,6 +78,8 @@ class Collector:
         self.slot_stats: torch.Tensor | None = None  # [slots, L, H, 3] fp32
         self.slot_keys: torch.Tensor | None = None  # [slots, L] int32
         self.warned: set[str] = set()
+        # Seconds spent on statistics in this process (attention layers, end of step), and steps.
+        self.timing = {"layers_s": 0.0, "end_step_s": 0.0, "steps": 0}
 
     # --- called by the runner hook ---------------------------------------------------------
 
@@ -212,7 +215,8 @@ class Collector:
         for ext, r in pairs:
             rec = self.records.pop(r) if pop else self.records[r]
             out[ext] = _assemble(rec, heads)
-        return {"layers": list(self.layers), "num_heads": self.num_heads, "requests": out}
+        return {"layers": list(self.layers), "num_heads": self.num_heads, "requests": out,
+                "timing": dict(self.timing)}
 
     def _warn(self, key: str, message: str) -> None:
         if key not in self.warned:
@@ -269,7 +273,10 @@ def install_runner_hook() -> None:
             COLLECTOR.step = None  # a failed forward records nothing
             raise
         try:
+            t = time.perf_counter()
             COLLECTOR.end_step()
+            COLLECTOR.timing["end_step_s"] += time.perf_counter() - t
+            COLLECTOR.timing["steps"] += 1
         except Exception:
             if STRICT:
                 raise
