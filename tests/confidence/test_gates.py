@@ -14,6 +14,9 @@ QUESTIONS = ["What is the chemical symbol for gold?", "Who wrote the novel Moby-
 
 
 def test_streaming_confidence_equals_score_of_the_trace(smollm2, fitted):
+    """During generate, after the last step, and replayed from the recorded trace: the same numbers."""
+    from headentropy.confidence.streaming import confidence_per_token
+
     model, tok = smollm2
     tok.padding_side = "left"
     stream = StreamingConfidence(fitted, eos_ids=[tok.eos_token_id])
@@ -22,6 +25,7 @@ def test_streaming_confidence_equals_score_of_the_trace(smollm2, fitted):
         out = model.generate(**enc, max_new_tokens=20, do_sample=False, pad_token_id=tok.pad_token_id)
     torch.testing.assert_close(stream.confidence, fitted.score(mon.trace), atol=1e-12, rtol=0)
     steps = stream.steps()
+    torch.testing.assert_close(confidence_per_token(fitted, mon.trace), steps, atol=1e-12, rtol=0)
     assert steps.shape == (len(QUESTIONS), out.shape[1] - enc["input_ids"].shape[1] - 1)  # one per decode step
     assert bool(((steps > 0) & (steps < 1)).all())
 
@@ -95,15 +99,3 @@ def test_gate_arguments_are_checked(fitted):
         ConfidenceGate(fitted, 1.5)
     with pytest.raises(ValueError, match="retriever"):
         ConfidenceGate(fitted, 0.5, "retrieve")
-
-
-def test_replayed_trace_gives_the_streaming_confidences(smollm2, fitted):
-    from headentropy.confidence.streaming import confidence_per_token
-
-    model, tok = smollm2
-    tok.padding_side = "left"
-    stream = StreamingConfidence(fitted, eos_ids=[tok.eos_token_id])
-    enc = tok([chat_prompt(tok, q) for q in QUESTIONS], return_tensors="pt", padding=True, add_special_tokens=False)
-    with he.monitor(model, taps=[he.TraceTap(), stream.tap]) as mon:
-        model.generate(**enc, max_new_tokens=12, do_sample=False, pad_token_id=tok.pad_token_id)
-    torch.testing.assert_close(confidence_per_token(fitted, mon.trace), stream.steps(), atol=1e-12, rtol=0)
