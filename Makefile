@@ -31,8 +31,10 @@ $(BROWSER_STAMP): $(STAMP)
 
 browser: $(BROWSER_STAMP)
 
+# The main suite, then tests/vllm in the vLLM environment (issue 17; `make test-vllm` alone).
 test: $(STAMP) $(BROWSER_STAMP)
 	$(PY) -m pytest -q
+	$(MAKE) test-vllm
 
 # The embedded SmolLM2, a built-in prompt, 32 generated tokens -> $(DEMO_OUT)/index.html
 demo: $(STAMP)
