@@ -8,6 +8,7 @@
     headentropy calibrate --model smollm2 --data qa.jsonl --out scorer/ [--held-out DOMAIN]
     headentropy evaluate --scorer scorer/|smollm2 --data qa.jsonl [--out DIR]
     headentropy generate --model smollm2 --prompt TEXT [--gate abstain|resample|retrieve] [--docs DIR]
+    headentropy train-report LOGDIR [--out DIR]   (a training run's logged entropy curves, from TensorBoard files)
 
 Errors a user can cause (unknown model, empty prompt, bad --out, ...) print one line
 `headentropy: error: ...` and exit with status 2; no traceback. Everything that can be checked
@@ -402,6 +403,23 @@ def cmd_generate(args) -> int:
     return 0
 
 
+def cmd_train_report(args) -> int:
+    from .report.training import TrainingLogError, read_training_log, training_summary_text, write_training_report
+
+    try:
+        report = read_training_log(args.logdir)
+    except TrainingLogError as e:
+        raise UserError(_first_line(e)) from None
+    out = Path(args.out)
+    check_writable_out(out)
+    try:
+        html_path = write_training_report(out, report)
+    except OSError as e:
+        raise UserError(f"cannot write the report into {out}: {e.strerror or _first_line(e)}") from None
+    print(training_summary_text(report, html_path))
+    return 0
+
+
 # ---- argument parsing ----------------------------------------------------------------------------
 
 def _add_run_arguments(p: argparse.ArgumentParser) -> None:
@@ -492,6 +510,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default=None, help="torch device for the model")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("train-report", help="a training run's attention-entropy curves and alarms, read from "
+                                            "its TensorBoard log directory, as an HTML page")
+    p.add_argument("logdir", help="TensorBoard log directory (e.g. the Trainer's output_dir/runs)")
+    p.add_argument("--out", default="headentropy-train-report", help="folder for index.html and training.json")
+    p.set_defaults(func=cmd_train_report)
     return parser
 
 

@@ -106,7 +106,11 @@ class EntropyCallback(TrainerCallback):
                 control.should_training_stop = True
         if self._trainer is not None:
             # Through the Trainer's own logging path: every reporting integration receives them.
+            # trainer.log() runs the handler's on_log, which clears control.should_log: restore it,
+            # or the Trainer would skip its own loss log of this step (and average it into the next).
+            should_log = control.should_log
             self._trainer.log(dict(scalars))
+            control.should_log = should_log
         else:
             self._pending.update(scalars)
         return control
