@@ -18,8 +18,6 @@ Country capitals are not in the data at all: that domain is reserved for an inde
 from __future__ import annotations
 
 import argparse
-import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -35,21 +33,13 @@ from headentropy.confidence.qa import GenerationSet, answer_questions, chat_prom
 from headentropy.confidence.retrieval import Retriever
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from harness import cpu_description  # noqa: E402  (the one lscpu summary beside every table)
+
 DATA = ROOT / "data" / "qa"
 CACHE = ROOT / "out" / "confidence"
 SHIPPED = ROOT / "src" / "headentropy" / "confidence" / "scorers" / "smollm2"
 DOC = ROOT / "HALLUCINATION.md"
-
-
-def cpu_line() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-        model = next((l.split(":", 1)[1].strip() for l in out.splitlines() if l.startswith("Model name")), "?")
-        flags = next((l.split(":", 1)[1].split() for l in out.splitlines() if l.startswith("Flags")), [])
-        keep = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_tile", "amx_bf16") if f in flags]
-        return f"{model}, {len(__import__('os').sched_getaffinity(0))} CPUs, flags {' '.join(keep)}"
-    except OSError:
-        return platform.processor()
 
 
 def generations(model, tok, questions) -> GenerationSet:
@@ -92,7 +82,7 @@ def main() -> None:
     w = out.append
     w("# Hallucination benchmark: attention entropy as a confidence score (SmolLM2-135M-Instruct)\n")
     w("Written by `python validation/validate_confidence.py` "
-      f"(this run: {time.strftime('%Y-%m-%d')}, {cpu_line()}). Do not edit by hand.\n")
+      f"(this run: {time.strftime('%Y-%m-%d')}, {cpu_description()}). Do not edit by hand.\n")
     w("## Data\n")
     w(f"{len(gs)} short factual questions written by the project (`data/qa/`, {len(domains)} domains; "
       "country capitals are deliberately absent), each answered greedily by the embedded SmolLM2 with its chat "

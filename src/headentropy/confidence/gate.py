@@ -90,10 +90,11 @@ class ConfidenceGate:
 
 
 def _eos_ids(model, tokenizer) -> list[int]:
-    eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
-    if eos is None:
-        eos = tokenizer.eos_token_id
-    return [] if eos is None else ([int(eos)] if isinstance(eos, int) else [int(e) for e in eos])
+    """The ids generate() stops on (the model's generation config; the tokenizer's EOS otherwise)."""
+    from ..hf.monitor import _eos_ids as generate_eos_ids
+
+    return generate_eos_ids({}, getattr(model, "generation_config", None)) or (
+        [] if tokenizer.eos_token_id is None else [int(tokenizer.eos_token_id)])
 
 
 def _attempt(model, tokenizer, scorer, prompts: list[str], *, max_new_tokens: int, sample: bool,

@@ -59,9 +59,12 @@ class StreamingConfidence:
     def _on_step(self, event: StepEvent) -> None:
         if event.step_index == 0:
             self.reset()
-        hn = normalized_entropy(event.stats["shannon"], event.n_keys[:, :, None, :], torch.ones((), dtype=torch.bool))
-        h2n = normalized_entropy(event.stats["renyi2"], event.n_keys[:, :, None, :], torch.ones((), dtype=torch.bool))
-        sink = event.stats["sink_mass"].float()  # [B, L, H, Lq]
+        # only the step's last position is used (a prefill's produced the first answer token)
+        n_keys = event.n_keys[:, :, None, -1:]  # [B, L, 1, 1]
+        everywhere = torch.ones((), dtype=torch.bool)
+        hn = normalized_entropy(event.stats["shannon"][..., -1:], n_keys, everywhere)  # [B, L, H, 1]
+        h2n = normalized_entropy(event.stats["renyi2"][..., -1:], n_keys, everywhere)
+        sink = event.stats["sink_mass"][..., -1:].float()
         if not event.generated:  # the prompt: its last position produced answer token 0; its ids
             # tell which answer tokens are novel
             self._begin(hn[..., -1], event.input_ids, event.valid)
