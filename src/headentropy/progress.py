@@ -19,6 +19,10 @@ class _LogLines:
     def __init__(self, total: int | None, desc: str, unit: str) -> None:
         self.total, self.desc, self.unit, self.n = total, desc, unit, 0
         self.start = self.last = time.monotonic()
+        self.postfix = ""
+
+    def set_postfix_str(self, text: str, refresh: bool = True) -> None:
+        self.postfix = text
 
     def update(self, n: int = 1) -> None:
         self.n += n
@@ -30,7 +34,12 @@ class _LogLines:
     def _line(self, now: float) -> None:
         rate = self.n / max(now - self.start, 1e-9)
         of = f"/{self.total}" if self.total else ""
-        print(f"{self.desc}: {self.n}{of} {self.unit} ({rate:.1f} {self.unit}/s)", file=sys.stderr, flush=True)
+        eta = ""
+        if self.total and 0 < rate and self.n < self.total:
+            eta = f", ETA {_clock((self.total - self.n) / rate)}"
+        extra = f", {self.postfix}" if self.postfix else ""
+        print(f"{self.desc}: {self.n}{of} {self.unit} ({rate:.1f} {self.unit}/s{extra}{eta})", file=sys.stderr,
+              flush=True)
 
     def close(self) -> None:
         if self.n and time.monotonic() - self.start >= LOG_INTERVAL_S:
@@ -43,10 +52,19 @@ class _LogLines:
         self.close()
 
 
+def _clock(seconds: float) -> str:
+    m, s = divmod(int(seconds), 60)
+    h, m = divmod(m, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
+
+
 class _Silent:
     n = 0
 
     def update(self, n: int = 1) -> None:
+        pass
+
+    def set_postfix_str(self, text: str, refresh: bool = True) -> None:
         pass
 
     def close(self) -> None:
@@ -60,7 +78,7 @@ class _Silent:
 
 
 def progress(total: int | None, desc: str, *, quiet: bool = False, unit: str = "it"):
-    """A context-managed progress reporter with `.update(n)`."""
+    """A context-managed progress reporter with `.update(n)` and `.set_postfix_str(text)` (tqdm's names)."""
     if quiet:
         return _Silent()
     if not sys.stderr.isatty():

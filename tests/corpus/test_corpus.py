@@ -109,3 +109,17 @@ def test_other_sources_and_bad_corpora(tmp_path):
                              (tmp_path / "t.csv", "no column")):
         r = run_cli("profile", "--model", "minilm", "--dataset", str(dataset), "--out", str(tmp_path / "o"), "-q")
         assert message in one_line_error(r)
+
+
+def test_progress_lines_show_tokens_per_second_and_eta(tmp_path, minilm, monkeypatch, capsys):
+    from headentropy import progress as he_progress
+
+    model, tok = minilm
+    write_corpus(tmp_path / "c.jsonl", 12)
+    monkeypatch.setattr(he_progress, "LOG_INTERVAL_S", 0.0)  # a line per shard
+    run = profile_corpus(model, tok, tmp_path / "c.jsonl", tmp_path / "out", batch_size=4, shard_size=4)
+    lines = capsys.readouterr().err.splitlines()  # stderr is captured: not a TTY, plain lines
+    assert len(lines) >= 3 and lines[-1].startswith("texts: 12/12 texts")
+    assert all(" tokens/s" in line for line in lines)
+    assert "ETA" in lines[0] and "ETA" not in lines[-1]  # nothing left to wait for at the end
+    assert run.tokens > 0

@@ -14,8 +14,9 @@ import os
 import time
 from pathlib import Path
 
+from ..files import write_files_atomically
 from ..progress import progress
-from .runner import SHARD_SIZE, CorpusRun, finish_run, prepare_run, shard_path, shards_of
+from .runner import SHARD_SIZE, CorpusRun, TokenRate, finish_run, prepare_run, shard_path, shards_of
 from .sources import CorpusError, iter_texts
 
 ACTOR_PREFIX = "headentropy-shard-worker-"  # named actors: `ray.get_actor(ACTOR_PREFIX + "0")`
@@ -39,24 +40,23 @@ def _worker_class(ray):
             import torch
 
             import headentropy as he
-            from ..hf.monitor import monitor
             from ..report.run import context_limit
-            from .runner import resolve_max_length
+            from .runner import corpus_monitor, resolve_max_length
 
             torch.set_num_threads(max(1, threads))
             self.model, self.tokenizer = he.load_model(model_name)
             self.max_length = resolve_max_length(max_length, context_limit(self.model))
             self.batch_size = batch_size
-            self.mon = monitor(self.model, backend=backend)
+            self.mon = corpus_monitor(self.model, backend)
 
         def pid(self) -> int:
             return os.getpid()
 
-        def run(self, index: int, texts: list[str]) -> tuple[int, bytes]:
+        def run(self, index: int, texts: list[str]) -> tuple[int, bytes, int]:
             from .runner import run_shard
 
             agg = run_shard(self.model, self.tokenizer, texts, self.batch_size, self.max_length, self.mon)
-            return index, agg.to_bytes()
+            return index, agg.to_bytes(), agg.extra["tokens"]
 
     return ShardWorker
 
@@ -104,19 +104,20 @@ def profile_corpus_ray(
             stream = iter_texts(dataset, column, on_bad=lambda record, reason: bad.append((record, reason)))
             for index, texts in shards_of(stream, shard_size, limit):
                 counts[index] = len(texts)
-                if not (resume and shard_path(out, index).exists()):
+                if resume and shard_path(out, index).exists():
+                    bar.update(len(texts))
+                else:
                     yield index, texts
 
         computed = 0
         with progress(total, "texts", quiet=quiet, unit="texts") as bar:
+            rate = TokenRate(bar)
             pool = ActorPool(actors)
-            for index, data in pool.map_unordered(lambda actor, item: actor.run.remote(*item), todo()):
-                from ..files import write_files_atomically
-
+            for index, data, tokens in pool.map_unordered(lambda actor, item: actor.run.remote(*item), todo()):
                 path = shard_path(out, index)
                 write_files_atomically(path.parent, {path.name: data})
                 computed += 1
-                bar.update(counts[index])
+                rate.shard_done(counts[index], tokens)
         for actor in actors:
             ray.kill(actor)
         return finish_run(out, len(counts), computed, bad, start)

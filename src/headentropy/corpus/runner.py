@@ -150,26 +150,50 @@ def profile_corpus(
 ) -> CorpusRun:
     """Stream `dataset` through `model` and return the merged corpus aggregate (also written to
     `out_dir/corpus.safetensors`). Raises `CorpusError` for an unreadable or empty corpus."""
-    from ..hf.monitor import monitor
     from ..report.run import context_limit
 
     model_name = str(getattr(model.config, "_name_or_path", type(model).__name__))
     max_length = resolve_max_length(max_length, context_limit(model))
     out, total, bad = prepare_run(dataset, out_dir, column=column, batch_size=batch_size, max_length=max_length,
                                   limit=limit, shard_size=shard_size, resume=resume, model_name=model_name)
-    mon = monitor(model, backend=backend)
+    mon = corpus_monitor(model, backend)
     start = time.monotonic()
     shards = computed = 0
     with progress(total, "texts", quiet=quiet, unit="texts") as bar:
+        rate = TokenRate(bar)
         stream = iter_texts(dataset, column, on_bad=lambda record, reason: bad.append((record, reason)))
         for index, shard_texts in shards_of(stream, shard_size, limit):
             shards += 1
             path = shard_path(out, index)
-            if not (resume and path.exists()):
-                run_shard(model, tokenizer, shard_texts, batch_size, max_length, mon).save(path)
-                computed += 1
-            bar.update(len(shard_texts))
+            if resume and path.exists():
+                bar.update(len(shard_texts))
+                continue
+            agg = run_shard(model, tokenizer, shard_texts, batch_size, max_length, mon)
+            agg.save(path)
+            computed += 1
+            rate.shard_done(len(shard_texts), agg.extra["tokens"])
     return finish_run(out, shards, computed, bad, start)
+
+
+class TokenRate:
+    """Adds tokens/s of the shards computed in this run (not resumed ones) to a progress bar."""
+
+    def __init__(self, bar) -> None:
+        self.bar, self.tokens, self.start = bar, 0, time.monotonic()
+
+    def shard_done(self, texts: int, tokens: int) -> None:
+        self.tokens += tokens
+        self.bar.set_postfix_str(f"{self.tokens / max(time.monotonic() - self.start, 1e-9):.0f} tokens/s")
+        self.bar.update(texts)
+
+
+def corpus_monitor(model: torch.nn.Module, backend: str):
+    """The monitor a corpus run uses: one TraceTap without the logit statistics (the aggregates
+    do not use them, and they would cost a log-softmax over the vocabulary per position)."""
+    from ..capture.taps import TraceTap
+    from ..hf.monitor import monitor
+
+    return monitor(model, backend=backend, taps=[TraceTap(token_stats=False)])
 
 
 def run_shard(model: torch.nn.Module, tokenizer, texts: list[str], batch_size: int, max_length: int | None,

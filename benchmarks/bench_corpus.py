@@ -1,0 +1,246 @@
+"""Corpus runs (issue 15): throughput, memory that does not grow with the corpus, Ray workers.
+
+The corpus: paragraphs of the Python standard library's docstrings (English prose written by
+people, no network), one JSONL record each, 6 to 400 words. Three measurements on SmolLM2:
+
+* **throughput** — the first `--texts` records in `headentropy profile`'s own length-sorted
+  batches (`corpus.runner._batches`). For every batch, back to back and in alternating order: a
+  plain SDPA forward, and the corpus run's work (the forward under the monitor, the batch folded
+  into the shard's `EntropyAggregate`). Tokens/s of each and their ratio (bar ≥ 0.95×). Then the
+  whole `profile_corpus` (reading, tokenising, shard files, report aggregate) once, end to end.
+* **memory** — peak RSS (ru_maxrss) of a fresh process running `profile_corpus` over 1,000 and
+  over 10,000 texts (bar: within 10%).
+* **workers** — the same `--worker-texts` through `profile_corpus` in this process and through
+  `profile_corpus_ray` with 1 and 2 local Ray workers (one thread each); wall time includes Ray's
+  start and each worker's model load, which is what a user waits for.
+
+    python benchmarks/bench_corpus.py [--texts 2000] [--threads 1] [--write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import os
+import resource
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+from pathlib import Path
+
+from harness import cpu_description, publish
+
+MIN_WORDS, MAX_WORDS = 6, 400
+
+
+def docstring_paragraphs() -> list[str]:
+    """Every paragraph of MIN_WORDS..MAX_WORDS words in the standard library's docstrings, in a fixed order."""
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    out = []
+    for path in sorted(stdlib.rglob("*.py")):
+        if "test" in path.parts or "site-packages" in path.parts:
+            continue
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+        except (SyntaxError, UnicodeDecodeError, ValueError):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+                doc = ast.get_docstring(node)
+                for para in (doc or "").split("\n\n"):
+                    words = para.split()
+                    if MIN_WORDS <= len(words) <= MAX_WORDS:
+                        out.append(" ".join(words))
+    return out
+
+
+def write_corpus(folder: Path, texts: list[str]) -> Path:
+    path = folder / f"corpus-{len(texts)}.jsonl"
+    with open(path, "w", encoding="utf-8") as f:
+        for t in texts:
+            f.write(json.dumps({"text": t}) + "\n")
+    return path
+
+
+def throughput(texts: list[str], corpus: Path, batch_size: int, max_length: int) -> dict:
+    import torch
+
+    import headentropy as he
+    from headentropy.analysis.aggregates import EntropyAggregate
+    from headentropy.corpus import profile_corpus
+    from headentropy.corpus.runner import _batches, corpus_monitor
+
+    model, tok = he.load_model("smollm2")
+    batches, _ = _batches(tok, texts, batch_size, max_length)
+    mon = corpus_monitor(model, "auto")
+    plain_s = prof_s = 0.0
+    agg = None
+
+    def plain(ids, mask):
+        with torch.inference_mode():
+            model(input_ids=ids, attention_mask=mask)
+
+    def profiled(ids, mask):  # what corpus.runner.run_shard does per batch
+        nonlocal agg
+        with mon, torch.inference_mode():
+            model(input_ids=ids, attention_mask=mask)
+        part = EntropyAggregate.from_trace(mon.trace)
+        mon.taps[0].traces.clear()
+        agg = part if agg is None else agg.merge(part)
+
+    plain(*batches[0])  # warm-up: first-call allocations and the kernel library load
+    profiled(*batches[0])
+    agg = None
+    for i, (ids, mask) in enumerate(batches):
+        order = [(plain, "p"), (profiled, "m")] if i % 2 == 0 else [(profiled, "m"), (plain, "p")]
+        for fn, kind in order:
+            t = time.perf_counter()
+            fn(ids, mask)
+            dt = time.perf_counter() - t
+            if kind == "p":
+                plain_s += dt
+            else:
+                prof_s += dt
+    tokens = int(sum(int(m.sum()) for _, m in batches))
+    padded = int(sum(m.numel() for _, m in batches))
+    with tempfile.TemporaryDirectory() as out:
+        t = time.perf_counter()
+        run = profile_corpus(model, tok, corpus, out, batch_size=batch_size, max_length=max_length, quiet=True)
+        e2e_s = time.perf_counter() - t
+    assert run.tokens == tokens, (run.tokens, tokens)
+    return {"texts": len(texts), "batches": len(batches), "tokens": tokens, "padded": padded,
+            "plain_s": plain_s, "profiled_s": prof_s, "e2e_s": e2e_s}
+
+
+def child_peak_rss(corpus: Path, limit: int, batch_size: int, max_length: int, threads: int) -> dict:
+    """Run `profile_corpus` over `limit` texts in a fresh process; its peak RSS and wall time."""
+    cmd = [sys.executable, __file__, "--child-rss", str(corpus), "--child-limit", str(limit),
+           "--batch-size", str(batch_size), "--rss-max-length", str(max_length), "--threads", str(threads)]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=Path(__file__).parent)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run_child_rss(args) -> None:
+    import torch
+
+    import headentropy as he
+    from headentropy.corpus import profile_corpus
+
+    torch.set_num_threads(args.threads)
+    model, tok = he.load_model("smollm2")
+    with tempfile.TemporaryDirectory() as out:
+        t = time.perf_counter()
+        run = profile_corpus(model, tok, args.child_rss, out, batch_size=args.batch_size,
+                             max_length=args.rss_max_length, limit=args.child_limit, quiet=True)
+        seconds = time.perf_counter() - t
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # Linux: KiB
+    print(json.dumps({"texts": run.texts, "tokens": run.tokens, "peak_rss_mib": peak_kib / 1024, "seconds": seconds}))
+
+
+def workers(corpus: Path, limit: int, batch_size: int, max_length: int) -> list[tuple[str, float, int]]:
+    """(configuration, wall seconds, tokens) for in-process, 1 and 2 Ray workers on the same texts."""
+    import headentropy as he
+    from headentropy.corpus import profile_corpus
+    from headentropy.corpus.distributed import profile_corpus_ray
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        t = time.perf_counter()
+        model, tok = he.load_model("smollm2")
+        run = profile_corpus(model, tok, corpus, Path(tmp) / "local", batch_size=batch_size, max_length=max_length,
+                             limit=limit, shard_size=max(1, limit // 8), quiet=True)
+        rows.append(("in this process (model load included)", time.perf_counter() - t, run.tokens))
+        del model
+        reference = run.aggregate
+        for n in (1, 2):
+            t = time.perf_counter()
+            run = profile_corpus_ray("smollm2", corpus, Path(tmp) / f"ray{n}", workers=n, batch_size=batch_size,
+                                     max_length=max_length, limit=limit, shard_size=max(1, limit // 8), quiet=True)
+            rows.append((f"Ray, {n} worker{'s' if n > 1 else ''} (1 thread each; start + load included)",
+                         time.perf_counter() - t, run.tokens))
+            diff = float((run.aggregate.layer_profile() - reference.layer_profile()).abs().max())
+            assert diff < 1e-5, f"{n} Ray workers disagree with the local run: {diff}"
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--texts", type=int, default=2000, help="texts for the throughput comparison")
+    ap.add_argument("--batch-size", type=int, default=8)
+    ap.add_argument("--max-length", type=int, default=512)
+    ap.add_argument("--rss-max-length", type=int, default=64, help="tokens per text in the memory runs")
+    ap.add_argument("--rss-texts", type=int, nargs=2, default=[1000, 10000])
+    ap.add_argument("--worker-texts", type=int, default=400)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads in this process and the memory children")
+    ap.add_argument("--skip", nargs="*", default=[], choices=["throughput", "memory", "workers"])
+    ap.add_argument("--write", action="store_true", help="replace the bench_corpus block of BENCHMARKS.md")
+    ap.add_argument("--child-rss", help=argparse.SUPPRESS)
+    ap.add_argument("--child-limit", type=int, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child_rss:
+        return run_child_rss(args)
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    paragraphs = docstring_paragraphs()
+    need = max(args.texts, *args.rss_texts, args.worker_texts)
+    if len(paragraphs) < need:
+        sys.exit(f"only {len(paragraphs)} docstring paragraphs in this Python's standard library; need {need}")
+    load = os.getloadavg()
+    lines = [f"Machine: {cpu_description()}; torch {torch.__version__}, {args.threads} torch thread(s); "
+             f"load average at start {load[0]:.1f}. Corpus: {len(paragraphs)} paragraphs of the standard "
+             f"library's docstrings ({MIN_WORDS}–{MAX_WORDS} words), SmolLM2-135M fp32, batch {args.batch_size}.", ""]
+    with tempfile.TemporaryDirectory() as tmp:
+        if "throughput" not in args.skip:
+            corpus = write_corpus(Path(tmp), paragraphs[: args.texts])
+            r = throughput(paragraphs[: args.texts], corpus, args.batch_size, args.max_length)
+            print(r, flush=True)
+            tp, tm, te = (r["tokens"] / r[k] for k in ("plain_s", "profiled_s", "e2e_s"))
+            lines += [f"Throughput: {r['texts']} texts, {r['batches']} length-sorted batches, {r['tokens']} tokens "
+                      f"({r['padded']} with padding), max length {args.max_length}; each batch run by both "
+                      "configurations back to back, alternating which goes first.", "",
+                      "| configuration | tokens/s | ratio to plain SDPA |", "|---|---:|---:|",
+                      f"| plain SDPA forward | {tp:.0f} | 1.00× |",
+                      f"| forward under the monitor + folded into the aggregate | {tm:.0f} | **{tm / tp:.3f}×** |",
+                      f"| `profile_corpus` end to end (read, tokenise, shards, merge; run once after) | {te:.0f} "
+                      f"| {te / tp:.3f}× |", "",
+                      f"Bar: profiling ≥ 0.95× the plain forward's tokens/s — "
+                      f"{'holds' if tm / tp >= 0.95 else 'NOT met'} ({tm / tp:.3f}×).", ""]
+        if "memory" not in args.skip:
+            corpus = write_corpus(Path(tmp), paragraphs[: max(args.rss_texts)])
+            small, big = (child_peak_rss(corpus, n, args.batch_size * 2, args.rss_max_length, args.threads)
+                          for n in args.rss_texts)
+            print(small, big, flush=True)
+            growth = big["peak_rss_mib"] / small["peak_rss_mib"]
+            lines += [f"Memory: a fresh process runs `profile_corpus` (batch {args.batch_size * 2}, texts cut to "
+                      f"{args.rss_max_length} tokens) over the first N texts; peak RSS is the process's ru_maxrss "
+                      "(model and imports included).", "",
+                      "| texts | tokens | wall s | peak RSS MiB |", "|---:|---:|---:|---:|",
+                      *[f"| {x['texts']} | {x['tokens']} | {x['seconds']:.0f} | {x['peak_rss_mib']:.0f} |"
+                        for x in (small, big)], "",
+                      f"Peak RSS at {big['texts']} texts / at {small['texts']}: **{growth:.3f}×** (bar: within 10% — "
+                      f"{'holds' if abs(growth - 1) <= 0.10 else 'NOT met'}).", ""]
+        if "workers" not in args.skip:
+            corpus = write_corpus(Path(tmp), paragraphs[: args.worker_texts])
+            rows = workers(corpus, args.worker_texts, args.batch_size, args.max_length)
+            print(rows, flush=True)
+            base = rows[0][1]
+            lines += [f"Workers: the first {args.worker_texts} texts, {args.worker_texts // 8}-text shards, every "
+                      "configuration's aggregate checked equal to the in-process one (layer profile ≤ 1e-5).", "",
+                      "| configuration | wall s | tokens/s | time vs in-process |", "|---|---:|---:|---:|",
+                      *[f"| {name} | {s:.1f} | {tok / s:.0f} | {s / base:.2f}× |" for name, s, tok in rows], ""]
+    skip = "".join(f" --skip {s}" for s in args.skip)
+    lines.append(f"Command: `python benchmarks/bench_corpus.py --texts {args.texts} --threads {args.threads}{skip} "
+                 f"--write`; load average at the end {os.getloadavg()[0]:.1f} (2 cores, shared).")
+    body = "\n".join(lines)
+    print(body)
+    if args.write:
+        publish("bench_corpus", "Corpus runs (`bench_corpus.py`)", body)
+
+
+if __name__ == "__main__":
+    main()
