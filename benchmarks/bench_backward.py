@@ -25,14 +25,13 @@ import os
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
 import headentropy as he
-from harness import cpu_description, peak_rss_during, publish
+from harness import cpu_description, interleaved, medians, peak_rss_during, publish
 
 ROOT = Path(__file__).resolve().parent.parent
 D = 64
@@ -62,16 +61,8 @@ def step(config: str, inputs: list[torch.Tensor]) -> None:
 
 def bench_time(n: int, heads: int, configs: list[str], reps: int) -> dict[str, float]:
     base = make_inputs(heads, n, seed=n)
-    for c in configs:  # warm-up (and the one-time build/load of the extension)
-        step(c, leaves(base))
-    times: dict[str, list[float]] = {c: [] for c in configs}
-    for _ in range(reps):
-        for c in configs:
-            inputs = leaves(base)
-            start = time.perf_counter()
-            step(c, inputs)
-            times[c].append(time.perf_counter() - start)
-    return {c: statistics.median(ts) for c, ts in times.items()}
+    candidates = {c: (lambda inputs, c=c: step(c, inputs)) for c in configs}
+    return medians(interleaved(candidates, reps, prepare=lambda c: (leaves(base),)))
 
 
 def rss_child(config: str, heads: int, n: int) -> None:

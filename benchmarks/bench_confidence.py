@@ -21,12 +21,10 @@ The bar: streaming features and the gate's scoring ≤ 1.05× the time of the mo
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import torch
 
-from harness import ROOT, cpu_description, publish
+from harness import ROOT, cpu_description, interleaved, medians, publish
 
 
 def main() -> None:
@@ -76,15 +74,7 @@ def main() -> None:
 
     configs = {"sdpa": sdpa, "monitored": monitored(False), "monitored + token stats": monitored(True),
                "streaming confidence": streaming, "gate (abstain, threshold 0)": gated}
-    for fn in configs.values():  # warm-up: kernel load, allocator pools
-        fn()
-    times: dict[str, list[float]] = {k: [] for k in configs}
-    for _ in range(args.rounds):
-        for name, fn in configs.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    med = {k: statistics.median(v) for k, v in times.items()}
+    med = medians(interleaved(configs, args.rounds))
     tokens = args.batch * args.new_tokens
     base = med["monitored"]
     bars = {"streaming confidence": "≤ 1.05×", "gate (abstain, threshold 0)": "≤ 1.05×"}

@@ -5,28 +5,21 @@ inputs, so machine noise hits all of them alike; the table reports the median ti
 the ratio of medians to SDPA. Bar: he.attention(backend="cpu") / SDPA ≤ 1.10, and statistics
 only (v=None) / SDPA ≤ 0.75, for B1 H12 D64 causal fp32 at N = 2048 and 4096.
 
-    python benchmarks/bench_cpu_kernel.py [--lengths 2048 4096] [--reps 15]
+    python benchmarks/bench_cpu_kernel.py [--lengths 2048 4096] [--reps 15] [--write]
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 
 import torch
 import torch.nn.functional as F
+from harness import cpu_description, interleaved, medians, publish
 
 import headentropy as he
 
 BAR_FULL, BAR_STATS = 1.10, 0.75
-
-
-def _timed(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
 
 
 def bench(n: int, *, batch: int, heads: int, dim: int, reps: int, dtype: torch.dtype) -> dict:
@@ -37,13 +30,7 @@ def bench(n: int, *, batch: int, heads: int, dim: int, reps: int, dtype: torch.d
         "cpu": lambda: he.attention(q, k, v, causal=True, backend="cpu"),
         "cpu_stats": lambda: he.attention(q, k, None, causal=True, backend="cpu"),
     }
-    times: dict[str, list[float]] = {name: [] for name in candidates}
-    for fn in candidates.values():  # warm-up (and the one-time build of the extension)
-        fn()
-    for _ in range(reps):
-        for name, fn in candidates.items():
-            times[name].append(_timed(fn))
-    med = {name: statistics.median(ts) for name, ts in times.items()}
+    med = medians(interleaved(candidates, reps))
     return {"n": n, **{f"{k}_ms": 1e3 * v for k, v in med.items()},
             "ratio_full": med["cpu"] / med["sdpa"], "ratio_stats": med["cpu_stats"] / med["sdpa"]}
 
@@ -56,21 +43,24 @@ def main(argv=None) -> None:
     ap.add_argument("--heads", type=int, default=12)
     ap.add_argument("--dim", type=int, default=64)
     ap.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
+    ap.add_argument("--write", action="store_true", help="replace this script's block of BENCHMARKS.md")
     args = ap.parse_args(argv)
     dtype = getattr(torch, args.dtype)
 
     rows = [bench(n, batch=args.batch, heads=args.heads, dim=args.dim, reps=args.reps, dtype=dtype)
             for n in args.lengths]
     cmd = "python " + " ".join(["benchmarks/bench_cpu_kernel.py", *sys.argv[1:]])
-    print(f"B{args.batch} H{args.heads} D{args.dim} causal {args.dtype}, torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads, median of {args.reps} interleaved rounds\n")
-    print(f"| N | SDPA ms | cpu ms | cpu v=None ms | cpu / SDPA (≤ {BAR_FULL}) | "
-          f"v=None / SDPA (≤ {BAR_STATS}) |")
-    print("|---|---|---|---|---|---|")
-    for r in rows:
-        print(f"| {r['n']} | {r['sdpa_ms']:.1f} | {r['cpu_ms']:.1f} | {r['cpu_stats_ms']:.1f} | "
-              f"{r['ratio_full']:.3f} | {r['ratio_stats']:.3f} |")
-    print(f"\nCommand: `{cmd}`")
+    lines = [f"CPU: {cpu_description()}. B{args.batch} H{args.heads} D{args.dim} causal {args.dtype}, "
+             f"torch {torch.__version__}, {torch.get_num_threads()} threads, median of {args.reps} interleaved rounds.",
+             "", f"| N | SDPA ms | cpu ms | cpu v=None ms | cpu / SDPA (≤ {BAR_FULL}) | v=None / SDPA (≤ {BAR_STATS}) |",
+             "|---|---|---|---|---|---|"]
+    lines += [f"| {r['n']} | {r['sdpa_ms']:.1f} | {r['cpu_ms']:.1f} | {r['cpu_stats_ms']:.1f} | "
+              f"{r['ratio_full']:.3f} | {r['ratio_stats']:.3f} |" for r in rows]
+    lines += ["", f"Command: `{cmd}`"]
+    body = "\n".join(lines)
+    print(body)
+    if args.write:
+        publish("bench_cpu_kernel_" + args.dtype, f"Fused CPU kernel vs SDPA, {args.dtype} (`bench_cpu_kernel.py`)", body)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ Decode: greedy `generate()` of a 128-token prompt, tokens/s over the decode step
 (`(N - 1) / (t(N new tokens) - t(1 new token))`), plain and monitored alternated in one process.
 
 Ratios are measured side by side in one run on a shared, noisy machine: read them, not the
-absolute times. Prints a markdown table (and writes it with `--out`); BENCHMARKS.md is edited by hand.
+absolute times. Prints a markdown table; `--write` replaces this script's block of BENCHMARKS.md.
 
     python benchmarks/bench_model.py                        # all lengths (16384 takes many minutes)
     python benchmarks/bench_model.py --lengths 512 1024 --repeats 3
@@ -24,11 +24,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
 import time
+
+from harness import cpu_description, publish
 
 HERE = os.path.abspath(__file__)
 LAYERS, HEADS = 30, 9  # SmolLM2-135M
@@ -177,7 +178,7 @@ def main() -> None:
     ap.add_argument("--skip-decode", action="store_true")
     ap.add_argument("--threads", type=int, default=1,
                     help="torch threads per worker (1: stable ratios on a shared machine)")
-    ap.add_argument("--out", help="also write the markdown to this file")
+    ap.add_argument("--write", action="store_true", help="replace this script's block of BENCHMARKS.md")
     ap.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = ap.parse_args()
 
@@ -249,9 +250,9 @@ def main() -> None:
         return f"{r['seconds'] / base['seconds']:.2f}×" if "seconds" in r and "seconds" in base else "—"
 
     lines = [
-        f"SmolLM2-135M-Instruct (fp32), CPU: {os.cpu_count()} cores ({args.threads} torch thread(s) "
-        f"per run), torch {torch.__version__}, "
-        f"{platform.machine()}; monitored backend: `{backend}`; best of {args.repeats} rounds "
+        f"SmolLM2-135M-Instruct (fp32), CPU: {cpu_description()}, {os.cpu_count()} cores ({args.threads} torch thread(s) "
+        f"per run), torch {torch.__version__}; "
+        f"monitored backend: `{backend}`; best of {args.repeats} rounds "
         f"({args.long_repeats} above 4096 tokens), each configuration in a fresh process, rounds alternating.",
         "",
         "| tokens | sdpa s | monitored s | monitored / sdpa | eager+output_attentions s | eager / sdpa | peak RSS GiB sdpa / monitored / eager |",
@@ -283,9 +284,8 @@ def main() -> None:
     lines += ["", f"Command: `{command.strip()}`"]
     text = "\n".join(lines)
     print(text)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(text + "\n")
+    if args.write:
+        publish("bench_model", "SmolLM2 end to end (`bench_model.py`)", text)
 
 
 if __name__ == "__main__":

@@ -1,13 +1,15 @@
 """What every benchmark script shares: the machine line, peak-RSS sampling, publishing a table.
 
-    from harness import cpu_description, peak_rss_during, publish
+    from harness import cpu_description, interleaved, peak_rss_during, publish
 
-Ratios are measured side by side in one run (this machine is shared and noisy); each script owns
-one block of BENCHMARKS.md, which `publish` replaces on rerun.
+Ratios are measured side by side in one run (this machine is shared and noisy): `interleaved`
+runs the configurations round-robin so slow phases of the machine hit all of them alike. Each
+script owns one block of BENCHMARKS.md, which `publish` replaces on rerun.
 """
 
 from __future__ import annotations
 
+import statistics
 import subprocess
 import threading
 import time
@@ -65,6 +67,28 @@ def peak_rss_during(fn: Callable[[], object]) -> int:
         sampler.join()
     del result
     return max(0, peak[0] - before)
+
+
+def interleaved(candidates: dict[str, Callable[..., object]], rounds: int, *,
+                prepare: Callable[[str], tuple] | None = None) -> dict[str, list[float]]:
+    """Seconds of each candidate over `rounds` round-robin rounds, after one warm-up call each
+    (first-use work: kernel loading, allocator pools). `prepare(name)` builds a call's arguments
+    outside the timed region (e.g. fresh leaf tensors for a backward)."""
+    prepare = prepare or (lambda name: ())
+    for name, fn in candidates.items():
+        fn(*prepare(name))
+    times: dict[str, list[float]] = {name: [] for name in candidates}
+    for _ in range(rounds):
+        for name, fn in candidates.items():
+            args = prepare(name)
+            start = time.perf_counter()
+            fn(*args)
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
+def medians(times: dict[str, list[float]]) -> dict[str, float]:
+    return {name: statistics.median(ts) for name, ts in times.items()}
 
 
 def publish(name: str, heading: str, body: str) -> None:
