@@ -6,6 +6,9 @@
 //   soft-cap, user mask, causal/window (a row's visible keys are one interval [lo_i, hi_i))
 //   m, l, t, l2, ls updated from S in one vectorised pass that also writes P = e^{s-m}
 //   acc = α·acc + P·V          BLAS, skipped entirely when v is None
+// bf16/fp16 inputs: both products run in MKL's mixed-precision gemms on the input blocks in place
+// (fp32 accumulation; P is rounded to the input precision for P·V, as in SDPA's path); the
+// statistics always come from the fp32 S and P. Without those gemms, blocks are converted to fp32.
 // The N×N matrix is never stored: per thread the largest buffer is [bq, bk].
 //
 // Attention dropout (kernels/dropout.py): after the statistics have used P, P ← P⊙Z/(1 − p) on
@@ -56,6 +59,18 @@ extern "C" void sgemm_(const char* transa, const char* transb, const int* m, con
                        const float* b, const int* ldb, const float* beta, float* c,
                        const int* ldc);
 
+// bf16/fp16 inputs: MKL's mixed-precision gemms (fp32 accumulation and output; AMX or
+// AVX512-BF16 where the CPU has them) read the blocks in place, as SDPA's reduced-precision path
+// does. Weak: with another BLAS they are absent and the blocks are converted to fp32 instead.
+extern "C" void gemm_bf16bf16f32(const char* transa, const char* transb, const int* m,
+                                 const int* n, const int* k, const float* alpha, const uint16_t* a,
+                                 const int* lda, const uint16_t* b, const int* ldb,
+                                 const float* beta, float* c, const int* ldc) __attribute__((weak));
+extern "C" void gemm_f16f16f32(const char* transa, const char* transb, const int* m, const int* n,
+                               const int* k, const float* alpha, const uint16_t* a, const int* lda,
+                               const uint16_t* b, const int* ldb, const float* beta, float* c,
+                               const int* ldc) __attribute__((weak));
+
 // MKL (torch's usual BLAS) may start its own threads inside a gemm; our tasks already fill every
 // core, so each worker asks for a sequential BLAS. Weak: absent with other BLAS builds.
 extern "C" int MKL_Set_Num_Threads_Local(int) __attribute__((weak));
@@ -91,6 +106,44 @@ inline void gemm_abt(int m, int n, int k, float alpha, const float* A, int lda, 
 inline void gemm_ab(int m, int n, int k, float alpha, const float* A, int lda, const float* B,
                     int ldb, float beta, float* C, int ldc) {
   sgemm_("N", "N", &n, &m, &k, &alpha, B, &ldb, A, &lda, &beta, C, &ldc);
+}
+
+// The same two products with bf16/fp16 operands and fp32 C; lowp_gemm() is null when this BLAS
+// lacks them (or for fp32/fp64 inputs).
+using LowpGemm = decltype(&gemm_bf16bf16f32);  // both have this signature
+
+template <typename scalar_t>
+inline LowpGemm lowp_gemm() {
+  if constexpr (std::is_same_v<scalar_t, at::BFloat16>) return gemm_bf16bf16f32;
+  else if constexpr (std::is_same_v<scalar_t, at::Half>) return gemm_f16f16f32;
+  else return nullptr;
+}
+
+template <typename scalar_t>
+inline void lowp_gemm_abt(int m, int n, int k, float alpha, const scalar_t* A, int lda,
+                          const scalar_t* B, int ldb, float beta, float* C, int ldc) {
+  lowp_gemm<scalar_t>()("T", "N", &n, &m, &k, &alpha, reinterpret_cast<const uint16_t*>(B), &ldb,
+                        reinterpret_cast<const uint16_t*>(A), &lda, &beta, C, &ldc);
+}
+
+template <typename scalar_t>
+inline void lowp_gemm_ab(int m, int n, int k, float alpha, const scalar_t* A, int lda,
+                         const scalar_t* B, int ldb, float beta, float* C, int ldc) {
+  lowp_gemm<scalar_t>()("N", "N", &n, &m, &k, &alpha, reinterpret_cast<const uint16_t*>(B), &ldb,
+                        reinterpret_cast<const uint16_t*>(A), &lda, &beta, C, &ldc);
+}
+
+// dst[0, n) = src rounded to scalar_t (round to nearest even), vectorised.
+template <typename scalar_t>
+inline void round_row(const float* src, scalar_t* dst, int64_t n) {
+  constexpr int64_t w = Vec::size();
+  int64_t j = 0;
+  if constexpr (at::is_reduced_floating_point_v<scalar_t>) {
+    for (; j + 2 * w <= n; j += 2 * w) {
+      at::vec::convert_from_float<scalar_t>(Vec::loadu(src + j), Vec::loadu(src + j + w)).store(dst + j);
+    }
+  }
+  for (; j < n; ++j) dst[j] = static_cast<scalar_t>(src[j]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -283,12 +336,13 @@ inline int64_t score_stride(const Problem& p) { return p.bk + 16; }
 // Per-thread scratch. Kept thread-local across calls (it only grows, to well under a MiB for
 // the default blocks): fresh buffers on every call cost page faults and zeroing.
 struct Workspace {
-  std::vector<float> q, k, v;      // fp32 copies of the blocks (only for non-fp32 inputs)
+  std::vector<float> q, k, v;      // fp32 copies of the blocks (non-fp32 inputs without lowp gemm)
   std::vector<float> s;            // [bq, ldS] scores, then P in place
+  std::vector<uint16_t> p_lowp;    // [bq, bk] P rounded to bf16/fp16 for the lowp P·V gemm
   std::vector<float> acc;          // [bq, Dv] un-normalised output
   std::vector<float> m, l, t, l2, ls, bad;  // [bq] row accumulators (docs/design.md §1)
-  void prepare(const Problem& p, bool convert) {
-    auto grow = [](std::vector<float>& x, int64_t n) {
+  void prepare(const Problem& p, bool convert, bool lowp) {
+    auto grow = [](auto& x, int64_t n) {
       if (static_cast<int64_t>(x.size()) < n) x.resize(n);
     };
     if (convert) {
@@ -296,6 +350,7 @@ struct Workspace {
       grow(k, p.bk * p.D);
       if (p.has_v) grow(v, p.bk * p.Dv);
     }
+    if (lowp && p.has_v) grow(p_lowp, p.bq * p.bk);
     grow(s, p.bq * score_stride(p));
     if (p.has_v) grow(acc, p.bq * p.Dv);
     for (auto* x : {&m, &l, &t, &l2, &ls, &bad}) grow(*x, p.bq);
@@ -327,16 +382,18 @@ struct Outputs {
 };
 
 // One (batch, query head, query block) task.
+// `lowp`: bf16/fp16 inputs whose products run in MKL's mixed-precision gemms (use_lowp_gemm).
 template <typename scalar_t>
 void run_block(const Problem& p, const scalar_t* qp, const scalar_t* kp, const scalar_t* vp,
-               const Outputs& o, int64_t b, int64_t h, int64_t qs, Workspace& ws) {
+               const Outputs& o, int64_t b, int64_t h, int64_t qs, Workspace& ws, bool lowp) {
   const int64_t qe = std::min(qs + p.bq, p.Lq);
   const int64_t bq = qe - qs;
   const int64_t kvh = h / p.G;
   const int64_t D = p.D, Dv = p.Dv, ldS = score_stride(p);
 
+  const scalar_t* Qraw = qp + b * p.q_sb + h * p.q_sh + qs * p.q_sl;
   int ldq = 0;
-  const float* Q = as_fp32(qp + b * p.q_sb + h * p.q_sh + qs * p.q_sl, p.q_sl, bq, D, ws.q, ldq);
+  const float* Q = lowp ? nullptr : as_fp32(Qraw, p.q_sl, bq, D, ws.q, ldq);
   const scalar_t* Kh = kp + b * p.k_sb + kvh * p.k_sh;
   const scalar_t* Vh = p.has_v ? vp + b * p.v_sb + kvh * p.v_sh : nullptr;
   const float* bad = p.bad ? p.bad + (b * p.Hkv + kvh) * p.Lk : nullptr;
@@ -352,10 +409,12 @@ void run_block(const Problem& p, const scalar_t* qp, const scalar_t* kp, const s
   for (int64_t ks = k_lo; ks < k_hi; ks += p.bk) {
     const int64_t ke = std::min(ks + p.bk, k_hi);
     const int64_t bk = ke - ks;
-    int ldk = 0;
-    const float* K = as_fp32(Kh + ks * p.k_sl, p.k_sl, bk, D, ws.k, ldk);
     float* S = ws.s.data();  // [bq, bk] with row stride ldS
-    if (D > 0) {
+    if (D > 0 && lowp) {
+      lowp_gemm_abt<scalar_t>(bq, bk, D, p.scale, Qraw, p.q_sl, Kh + ks * p.k_sl, p.k_sl, 0.f, S, ldS);
+    } else if (D > 0) {
+      int ldk = 0;
+      const float* K = as_fp32(Kh + ks * p.k_sl, p.k_sl, bk, D, ws.k, ldk);
       gemm_abt(bq, bk, D, p.scale, Q, ldq, K, ldk, 0.f, S, ldS);
     } else {
       for (int64_t r = 0; r < bq; ++r) std::fill_n(S + r * ldS, bk, 0.f);
@@ -412,7 +471,13 @@ void run_block(const Problem& p, const scalar_t* qp, const scalar_t* kp, const s
       }
     }
 
-    if (p.has_v && Dv > 0) {
+    if (p.has_v && Dv > 0 && lowp) {
+      // P rounded to the input precision, as SDPA's bf16/fp16 path multiplies it with V; the
+      // statistics above used the fp32 P.
+      scalar_t* P = reinterpret_cast<scalar_t*>(ws.p_lowp.data());  // [bq, bk]
+      for (int64_t r = 0; r < bq; ++r) round_row(S + r * ldS, P + r * bk, bk);
+      lowp_gemm_ab<scalar_t>(bq, Dv, bk, 1.f, P, bk, Vh + ks * p.v_sl, p.v_sl, 1.f, ws.acc.data(), Dv);
+    } else if (p.has_v && Dv > 0) {
       int ldv = 0;
       const float* V = as_fp32(Vh + ks * p.v_sl, p.v_sl, bk, Dv, ws.v, ldv);
       gemm_ab(bq, Dv, bk, 1.f, S, ldS, V, ldv, 1.f, ws.acc.data(), Dv);
@@ -461,15 +526,18 @@ void run_all(const Problem& p, const at::Tensor& q, const at::Tensor& k,
   // the most keys, so they are handed out first and the cheap ones fill the gaps at the end.
   std::atomic<int64_t> next{0};
   const int64_t n_threads = std::min<int64_t>(at::get_num_threads(), n_tasks);
-  constexpr bool convert = !std::is_same_v<scalar_t, float>;
+  // A row stride below the row length (a broadcast, stride-0 input) is not a BLAS layout.
+  const bool lowp = lowp_gemm<scalar_t>() != nullptr && p.q_sl >= p.D && p.k_sl >= p.D &&
+                    (!p.has_v || p.v_sl >= p.Dv);
+  const bool convert = !std::is_same_v<scalar_t, float> && !lowp;
   at::parallel_for(0, n_threads, 1, [&](int64_t, int64_t) {
     SequentialBlas inner;
     thread_local Workspace ws;
-    ws.prepare(p, convert);
+    ws.prepare(p, convert, lowp);
     for (int64_t task = next++; task < n_tasks; task = next++) {
       const int64_t qblock = n_qblocks - 1 - task / n_heads;
       const int64_t bh = task % n_heads;
-      run_block<scalar_t>(p, qp, kp, vp, o, bh / p.Hq, bh % p.Hq, qblock * p.bq, ws);
+      run_block<scalar_t>(p, qp, kp, vp, o, bh / p.Hq, bh % p.Hq, qblock * p.bq, ws, lowp);
     }
   });
 }
