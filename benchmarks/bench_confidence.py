@@ -24,7 +24,7 @@ import argparse
 
 import torch
 
-from harness import ROOT, cpu_description, interleaved, medians, publish
+from harness import ROOT, cpu_description, emit, interleaved, medians
 
 
 def main() -> None:
@@ -91,9 +91,7 @@ def main() -> None:
         f"Command: `python benchmarks/bench_confidence.py --batch {args.batch} --new-tokens {args.new_tokens} "
         f"--rounds {args.rounds}`",
     ])
-    print(table)
-    if args.write:
-        publish("bench_confidence", "Streaming confidence during generate (`bench_confidence.py`)", table)
+    emit("bench_confidence", "Streaming confidence during generate (`bench_confidence.py`)", table, args.write)
 
 
 if __name__ == "__main__":

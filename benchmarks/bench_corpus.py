@@ -31,7 +31,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness import cpu_description, publish
+from harness import cpu_description, emit
 
 MIN_WORDS, MAX_WORDS = 6, 400
 
@@ -237,9 +237,7 @@ def main() -> None:
     lines.append(f"Command: `python benchmarks/bench_corpus.py --texts {args.texts} --threads {args.threads}{skip} "
                  f"--write`; load average at the end {os.getloadavg()[0]:.1f} (2 cores, shared).")
     body = "\n".join(lines)
-    print(body)
-    if args.write:
-        publish("bench_corpus", "Corpus runs (`bench_corpus.py`)", body)
+    emit("bench_corpus", "Corpus runs (`bench_corpus.py`)", body, args.write)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ import sys
 
 import torch
 import torch.nn.functional as F
-from harness import cpu_description, interleaved, medians, publish
+from harness import cpu_description, emit, interleaved, medians
 
 import headentropy as he
 
@@ -58,9 +58,7 @@ def main(argv=None) -> None:
               f"{r['ratio_full']:.3f} | {r['ratio_stats']:.3f} |" for r in rows]
     lines += ["", f"Command: `{cmd}`"]
     body = "\n".join(lines)
-    print(body)
-    if args.write:
-        publish("bench_cpu_kernel_" + args.dtype, f"Fused CPU kernel vs SDPA, {args.dtype} (`bench_cpu_kernel.py`)", body)
+    emit("bench_cpu_kernel_" + args.dtype, f"Fused CPU kernel vs SDPA, {args.dtype} (`bench_cpu_kernel.py`)", body, args.write)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ import subprocess
 import sys
 import time
 
-from harness import cpu_description, publish
+from harness import cpu_description, emit
 
 HERE = os.path.abspath(__file__)
 LAYERS, HEADS = 30, 9  # SmolLM2-135M
@@ -283,9 +283,7 @@ def main() -> None:
         lines += [""] + notes
     lines += ["", f"Command: `{command.strip()}`"]
     text = "\n".join(lines)
-    print(text)
-    if args.write:
-        publish("bench_model", "SmolLM2 end to end (`bench_model.py`)", text)
+    emit("bench_model", "SmolLM2 end to end (`bench_model.py`)", text, args.write)
 
 
 if __name__ == "__main__":

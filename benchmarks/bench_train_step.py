@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 
-from harness import cpu_description, peak_rss_during, publish
+from harness import cpu_description, emit, peak_rss_during
 
 
 def child(mode: str, tokens: int) -> None:
@@ -77,9 +77,7 @@ def main() -> None:
         "",
         f"Command: `python benchmarks/bench_train_step.py --tokens {args.tokens} --rounds {args.rounds}`",
     ])
-    print(table)
-    if args.write:
-        publish("bench_train_step", "One monitored training step (`bench_train_step.py`)", table)
+    emit("bench_train_step", "One monitored training step (`bench_train_step.py`)", table, args.write)
 
 
 if __name__ == "__main__":

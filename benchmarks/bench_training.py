@@ -30,7 +30,7 @@ from pathlib import Path
 import torch
 
 import headentropy as he
-from harness import cpu_description, publish
+from harness import cpu_description, emit
 from headentropy.hf.training import _SESSIONS
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "validation"))
@@ -213,9 +213,7 @@ def main() -> None:
                   f"--small-reps {args.small_reps}{threads_flag}{' --write' if args.write else ''}` ({args.reps} / {args.small_reps} "
                   "interleaved repetitions)."]
     table = "\n".join(lines)
-    print(table)
-    if args.write:
-        publish("bench_training", "Training with attention entropy: overhead per step (`bench_training.py`)", table)
+    emit("bench_training", "Training with attention entropy: overhead per step (`bench_training.py`)", table, args.write)
 
 
 if __name__ == "__main__":

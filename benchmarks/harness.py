@@ -1,6 +1,6 @@
 """What every benchmark script shares: the machine line, peak-RSS sampling, publishing a table.
 
-    from harness import cpu_description, interleaved, peak_rss_during, publish
+    from harness import cpu_description, emit, interleaved, peak_rss_during
 
 Ratios are measured side by side in one run (this machine is shared and noisy): `interleaved`
 runs the configurations round-robin so slow phases of the machine hit all of them alike. Each
@@ -94,3 +94,10 @@ def medians(times: dict[str, list[float]]) -> dict[str, float]:
 def publish(name: str, heading: str, body: str) -> None:
     """Put `body` (a table with its command and machine line) into BENCHMARKS.md's block `name`."""
     write_block(ROOT / "BENCHMARKS.md", name, heading, body, "Benchmarks")
+
+
+def emit(name: str, heading: str, body: str, write: bool) -> None:
+    """Print a script's result and, with `--write`, publish it as BENCHMARKS.md's block `name`."""
+    print(body)
+    if write:
+        publish(name, heading, body)
