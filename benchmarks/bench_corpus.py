@@ -15,6 +15,7 @@ people, no network), one JSONL record each, 6 to 400 words. Three measurements o
   start and each worker's model load, which is what a user waits for.
 
     python benchmarks/bench_corpus.py [--texts 2000] [--threads 1] [--write]
+    python benchmarks/bench_corpus.py --from-results --write   # reformat the saved out/bench/corpus.json
 """
 
 from __future__ import annotations
@@ -166,6 +167,58 @@ def workers(corpus: Path, limit: int, batch_size: int, max_length: int) -> list[
     return rows
 
 
+def header_lines(res: dict) -> list[str]:
+    return [f"Machine: {res['machine']}; torch {res['torch']}, {res['threads']} torch thread(s); load average at "
+            f"start {res['load_start']:.1f}. Corpus: {res['paragraphs']} paragraphs of the standard library's "
+            f"docstrings ({MIN_WORDS}–{MAX_WORDS} words), SmolLM2-135M fp32, batch {res['batch_size']}.", ""]
+
+
+def throughput_lines(r: dict, max_length: int) -> list[str]:
+    tp, tm, te = (r["tokens"] / r[k] for k in ("plain_s", "profiled_s", "e2e_s"))
+    return [f"Throughput: {r['texts']} texts, {r['batches']} length-sorted batches, {r['tokens']} tokens "
+            f"({r['padded']} with padding), max length {max_length}; each batch run by both configurations back "
+            "to back, alternating which goes first.", "",
+            "| configuration | tokens/s | ratio to plain SDPA |", "|---|---:|---:|",
+            f"| plain SDPA forward | {tp:.0f} | 1.00× |",
+            f"| forward under the monitor + folded into the aggregate | {tm:.0f} | **{tm / tp:.3f}×** |",
+            f"| `profile_corpus` end to end (read, tokenise, shard files, merge) | {te:.0f} | — (run once, after) |",
+            "",
+            f"Bar: profiling ≥ 0.95× the plain forward's tokens/s — {'holds' if tm / tp >= 0.95 else 'NOT met'} "
+            f"({tm / tp:.3f}×). The end-to-end run is not interleaved with a plain one, so it has no ratio: its "
+            "tokens/s reflect the machine's load while it ran.", ""]
+
+
+def memory_lines(small: dict, big: dict, batch_size: int, max_length: int) -> list[str]:
+    growth = big["peak_rss_mib"] / small["peak_rss_mib"]
+    return [f"Memory: a fresh process runs `profile_corpus` (batch {batch_size}, texts cut to {max_length} tokens) "
+            "over the first N texts; peak RSS is the process's ru_maxrss (model and imports included).", "",
+            "| texts | tokens | wall s | peak RSS MiB |", "|---:|---:|---:|---:|",
+            *[f"| {x['texts']} | {x['tokens']} | {x['seconds']:.0f} | {x['peak_rss_mib']:.0f} |" for x in (small, big)],
+            "", f"Peak RSS at {big['texts']} texts / at {small['texts']}: **{growth:.3f}×** (bar: within 10% — "
+            f"{'holds' if abs(growth - 1) <= 0.10 else 'NOT met'}).", ""]
+
+
+def worker_lines(rows: list, texts: int) -> list[str]:
+    base = rows[0][1]
+    return [f"Workers: the first {texts} texts, {max(1, texts // 8)}-text shards, every configuration's aggregate "
+            "checked equal to the in-process one (layer profile ≤ 1e-5).", "",
+            "| configuration | wall s | tokens/s | time vs in-process |", "|---|---:|---:|---:|",
+            *[f"| {name} | {s:.1f} | {tok / s:.0f} | {s / base:.2f}× |" for name, s, tok in rows], ""]
+
+
+def report(res: dict) -> str:
+    """The BENCHMARKS.md block from the results dict (also saved as JSON beside the run)."""
+    lines = header_lines(res)
+    if "throughput" in res:
+        lines += throughput_lines(res["throughput"], res["max_length"])
+    if "memory" in res:
+        lines += memory_lines(*res["memory"], res["batch_size"] * 2, res["rss_max_length"])
+    if "workers" in res:
+        lines += worker_lines(res["workers"], res["worker_texts"])
+    lines.append(f"Command: `{res['command']}`; load average at the end {res['load_end']:.1f} (2 cores, shared).")
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--texts", type=int, default=2000, help="texts for the throughput comparison")
@@ -176,12 +229,17 @@ def main() -> None:
     ap.add_argument("--worker-texts", type=int, default=400)
     ap.add_argument("--threads", type=int, default=1, help="torch threads in this process and the memory children")
     ap.add_argument("--skip", nargs="*", default=[], choices=["throughput", "memory", "workers"])
+    ap.add_argument("--results", default="out/bench/corpus.json", help="where the raw results are saved (JSON)")
+    ap.add_argument("--from-results", action="store_true", help="only format --results (no measuring)")
     ap.add_argument("--write", action="store_true", help="replace the bench_corpus block of BENCHMARKS.md")
     ap.add_argument("--child-rss", help=argparse.SUPPRESS)
     ap.add_argument("--child-limit", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child_rss:
         return run_child_rss(args)
+    results = Path(args.results)
+    if args.from_results:
+        return emit("bench_corpus", "Corpus runs (`bench_corpus.py`)", report(json.loads(results.read_text())), args.write)
 
     import torch
 
@@ -190,54 +248,31 @@ def main() -> None:
     need = max(args.texts, *args.rss_texts, args.worker_texts)
     if len(paragraphs) < need:
         sys.exit(f"only {len(paragraphs)} docstring paragraphs in this Python's standard library; need {need}")
-    load = os.getloadavg()
-    lines = [f"Machine: {cpu_description()}; torch {torch.__version__}, {args.threads} torch thread(s); "
-             f"load average at start {load[0]:.1f}. Corpus: {len(paragraphs)} paragraphs of the standard "
-             f"library's docstrings ({MIN_WORDS}–{MAX_WORDS} words), SmolLM2-135M fp32, batch {args.batch_size}.", ""]
+    skip = f" --skip {' '.join(args.skip)}" if args.skip else ""
+    res = {"machine": cpu_description(), "torch": torch.__version__, "threads": args.threads,
+           "load_start": os.getloadavg()[0], "paragraphs": len(paragraphs), "batch_size": args.batch_size,
+           "max_length": args.max_length, "rss_max_length": args.rss_max_length, "worker_texts": args.worker_texts,
+           "command": f"python benchmarks/bench_corpus.py --texts {args.texts} --threads {args.threads}{skip} --write"}
+    results.parent.mkdir(parents=True, exist_ok=True)
+
+    def save(key: str, value) -> None:  # after each part: a crash later keeps what was measured
+        res[key] = value
+        res["load_end"] = os.getloadavg()[0]
+        results.write_text(json.dumps(res, indent=1))
+        print(key, value, flush=True)
+
     with tempfile.TemporaryDirectory() as tmp:
         if "throughput" not in args.skip:
             corpus = write_corpus(Path(tmp), paragraphs[: args.texts])
-            r = throughput(paragraphs[: args.texts], corpus, args.batch_size, args.max_length)
-            print(r, flush=True)
-            tp, tm, te = (r["tokens"] / r[k] for k in ("plain_s", "profiled_s", "e2e_s"))
-            lines += [f"Throughput: {r['texts']} texts, {r['batches']} length-sorted batches, {r['tokens']} tokens "
-                      f"({r['padded']} with padding), max length {args.max_length}; each batch run by both "
-                      "configurations back to back, alternating which goes first.", "",
-                      "| configuration | tokens/s | ratio to plain SDPA |", "|---|---:|---:|",
-                      f"| plain SDPA forward | {tp:.0f} | 1.00× |",
-                      f"| forward under the monitor + folded into the aggregate | {tm:.0f} | **{tm / tp:.3f}×** |",
-                      f"| `profile_corpus` end to end (read, tokenise, shards, merge; run once after) | {te:.0f} "
-                      f"| {te / tp:.3f}× |", "",
-                      f"Bar: profiling ≥ 0.95× the plain forward's tokens/s — "
-                      f"{'holds' if tm / tp >= 0.95 else 'NOT met'} ({tm / tp:.3f}×).", ""]
+            save("throughput", throughput(paragraphs[: args.texts], corpus, args.batch_size, args.max_length))
         if "memory" not in args.skip:
             corpus = write_corpus(Path(tmp), paragraphs[: max(args.rss_texts)])
-            small, big = (child_peak_rss(corpus, n, args.batch_size * 2, args.rss_max_length, args.threads)
-                          for n in args.rss_texts)
-            print(small, big, flush=True)
-            growth = big["peak_rss_mib"] / small["peak_rss_mib"]
-            lines += [f"Memory: a fresh process runs `profile_corpus` (batch {args.batch_size * 2}, texts cut to "
-                      f"{args.rss_max_length} tokens) over the first N texts; peak RSS is the process's ru_maxrss "
-                      "(model and imports included).", "",
-                      "| texts | tokens | wall s | peak RSS MiB |", "|---:|---:|---:|---:|",
-                      *[f"| {x['texts']} | {x['tokens']} | {x['seconds']:.0f} | {x['peak_rss_mib']:.0f} |"
-                        for x in (small, big)], "",
-                      f"Peak RSS at {big['texts']} texts / at {small['texts']}: **{growth:.3f}×** (bar: within 10% — "
-                      f"{'holds' if abs(growth - 1) <= 0.10 else 'NOT met'}).", ""]
+            save("memory", [child_peak_rss(corpus, n, args.batch_size * 2, args.rss_max_length, args.threads)
+                            for n in args.rss_texts])
         if "workers" not in args.skip:
             corpus = write_corpus(Path(tmp), paragraphs[: args.worker_texts])
-            rows = workers(corpus, args.worker_texts, args.batch_size, args.max_length)
-            print(rows, flush=True)
-            base = rows[0][1]
-            lines += [f"Workers: the first {args.worker_texts} texts, {args.worker_texts // 8}-text shards, every "
-                      "configuration's aggregate checked equal to the in-process one (layer profile ≤ 1e-5).", "",
-                      "| configuration | wall s | tokens/s | time vs in-process |", "|---|---:|---:|---:|",
-                      *[f"| {name} | {s:.1f} | {tok / s:.0f} | {s / base:.2f}× |" for name, s, tok in rows], ""]
-    skip = "".join(f" --skip {s}" for s in args.skip)
-    lines.append(f"Command: `python benchmarks/bench_corpus.py --texts {args.texts} --threads {args.threads}{skip} "
-                 f"--write`; load average at the end {os.getloadavg()[0]:.1f} (2 cores, shared).")
-    body = "\n".join(lines)
-    emit("bench_corpus", "Corpus runs (`bench_corpus.py`)", body, args.write)
+            save("workers", workers(corpus, args.worker_texts, args.batch_size, args.max_length))
+    emit("bench_corpus", "Corpus runs (`bench_corpus.py`)", report(res), args.write)
 
 
 if __name__ == "__main__":
