@@ -60,19 +60,23 @@ def cross_validated(gs: GenerationSet, feature_set: str = "all", k: int = 5, see
     return scores
 
 
-def leave_one_group_out(gs: GenerationSet, feature_set: str = "all", **design) -> torch.Tensor:
+def leave_one_group_out(gs: GenerationSet, feature_set: str = "all", fitted: dict | None = None,
+                        **design) -> torch.Tensor:
     """Scores `[n]`: each domain scored by a scorer fitted on the other domains only (everything
-    the fit chooses, C, selected heads, the stack's meta-learner, from those domains alone)."""
+    the fit chooses, C, selected heads, the stack's meta-learner, from those domains alone).
+    `fitted`, when given, receives each left-out domain's scorer."""
     scores = torch.full((len(gs),), float("nan"), dtype=torch.float64)
     domains = gs.domains
     for domain in sorted(set(domains)):
         test = torch.tensor([d == domain for d in domains])
         scorer = _fit(gs.subset(~test), feature_set, **design)
         scores[test] = scorer.score_features(gs.features[test])
+        if fitted is not None:
+            fitted[domain] = scorer
     return scores
 
 
-def _fit(gs: GenerationSet, feature_set: str, **design) -> ConfidenceScorer:
+def _fit(gs: GenerationSet, feature_set: str = "all", **design) -> ConfidenceScorer:
     return ConfidenceScorer(feature_set=feature_set, **design).fit_features(
         gs.features, gs.labels, gs.num_layers, gs.num_heads, gs.model_name, groups=gs.domains)
 
@@ -100,6 +104,7 @@ class Selection:
     scores: dict[str, torch.Tensor]  # candidate -> LODO scores [n] on the training rows
     features: dict[str, int]  # candidate -> features of the scorer fitted on all training rows
     chosen: str
+    folds: dict[str, dict[str, ConfidenceScorer]]  # candidate -> left-out domain -> its scorer
 
 
 def select_design(gs: GenerationSet, candidates: dict[str, dict] | None = None) -> Selection:
@@ -109,15 +114,16 @@ def select_design(gs: GenerationSet, candidates: dict[str, dict] | None = None) 
     """
     candidates = CANDIDATES if candidates is None else candidates
     y = gs.labels
-    scores, sizes, value = {}, {}, {}
+    scores, sizes, value, fitted = {}, {}, {}, {}
     for name, design in candidates.items():
-        scores[name] = leave_one_group_out(gs, **design)
+        fitted[name] = {}
+        scores[name] = leave_one_group_out(gs, fitted=fitted[name], **design)
         value[name] = auroc(scores[name], y)
         sizes[name] = len(_fit(gs, **design).names)
     best = max(value.values())
     near = [n for n in candidates if value[n] >= best - 0.005]
     chosen = min(near, key=lambda n: (sizes[n], -value[n]))
-    return Selection(scores, sizes, chosen)
+    return Selection(scores, sizes, chosen, fitted)
 
 
 @dataclass
