@@ -164,3 +164,27 @@ def test_select_design_follows_the_declared_rule():
     assert sel.chosen == min(near, key=lambda n: sel.features[n])
     # the logits-only candidate cannot see the planted attention signal: it must not win
     assert value["logits only"] < value["per-head"]
+
+
+@pytest.mark.parametrize("design", [{"aggregation": "layer", "stack": True}, {"top_k": 4}], ids=["stack-layer", "top4"])
+def test_streaming_and_trace_scores_agree_for_designs(design):
+    """A design's scorer during generate (StreamingConfidence) equals its score of the trace."""
+    import headentropy as he
+    from headentropy.confidence.streaming import StreamingConfidence, confidence_per_token
+    from tests.hf.conftest import make_tiny
+
+    model = make_tiny("llama")  # 3 layers x 4 heads
+    with he.monitor(model) as mon:
+        model.generate(torch.randint(1, 90, (2, 10), generator=torch.Generator().manual_seed(0)),
+                       max_new_tokens=5, do_sample=False, pad_token_id=0)
+    Lt, Ht = len(mon.trace.layers), mon.trace.num_heads
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(120, len(feature_names(Lt, Ht)), generator=g, dtype=torch.float64)
+    y = x[:, 0] + x[:, -5] > 0
+    s = ConfidenceScorer(**design).fit_features(x, y, Lt, Ht, groups=["abc"[i % 3] for i in range(120)])
+    stream = StreamingConfidence(s)
+    with he.monitor(model, taps=[he.TraceTap(), stream.tap]) as mon:
+        model.generate(torch.randint(1, 90, (2, 10), generator=torch.Generator().manual_seed(0)),
+                       max_new_tokens=5, do_sample=False, pad_token_id=0)
+    torch.testing.assert_close(stream.confidence, s.score(mon.trace), atol=1e-12, rtol=0)
+    torch.testing.assert_close(confidence_per_token(s, mon.trace)[:, -1], s.score(mon.trace), atol=1e-12, rtol=0)
