@@ -7,7 +7,7 @@
     headentropy backends
     headentropy calibrate --model smollm2 --data qa.jsonl --out scorer/ [--held-out DOMAIN]
     headentropy evaluate --scorer scorer/|smollm2 --data qa.jsonl [--out DIR]
-    headentropy generate --model smollm2 --prompt TEXT [--gate abstain|resample|retrieve] [--docs DIR]
+    headentropy generate --model smollm2 --prompt TEXT [--gate abstain|resample|retrieve] [--docs DIR [--retriever dense|bm25]]
     headentropy train-report LOGDIR [--out DIR]   (a training run's logged entropy curves, from TensorBoard files)
 
 Errors a user can cause (unknown model, empty prompt, bad --out, ...) print one line
@@ -370,8 +370,8 @@ def cmd_generate(args) -> int:
     retriever = None
     if args.docs:
         try:
-            retriever = Retriever.from_folder(args.docs)
-        except ValueError as e:
+            retriever = Retriever.from_folder(args.docs, method=args.retriever)
+        except (ValueError, ImportError) as e:
             raise UserError(str(e)) from None
     if args.out:
         check_out_dir(Path(args.out), args.force)
@@ -504,6 +504,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gate", choices=("abstain", "resample", "retrieve"), default=None, help="act when not confident")
     p.add_argument("--threshold", type=float, default=0.5, help="confidence below which the gate acts")
     p.add_argument("--docs", default=None, help="folder of .txt/.md passages for --gate retrieve")
+    p.add_argument("--retriever", choices=("dense", "bm25"), default="dense",
+                   help="dense: MiniLM cosine similarity (default); bm25: lexical BM25 (needs the bm25s package)")
     p.add_argument("--max-new-tokens", type=int, default=32)
     p.add_argument("--out", default=None, help="also write a report (per-token confidence, the gate's action) here")
     p.add_argument("--force", action="store_true", help="write into --out even if it holds other files")

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .logistic import folds
+from .logistic import C_GRID, folds
 from .metrics import auroc, bootstrap, prr
 from .qa import GenerationSet
 from .scorer import ConfidenceScorer
@@ -47,31 +47,83 @@ def baseline_scores(gs: GenerationSet) -> dict[str, torch.Tensor]:
     }
 
 
-def cross_validated(gs: GenerationSet, feature_set: str = "all", k: int = 5, seed: int = 0) -> torch.Tensor:
-    """Out-of-fold scores `[n]`: each row scored by a scorer fitted without its fold."""
+def cross_validated(gs: GenerationSet, feature_set: str = "all", k: int = 5, seed: int = 0, **design) -> torch.Tensor:
+    """Out-of-fold scores `[n]`: each row scored by a scorer fitted without its fold.
+
+    `design`: further `ConfidenceScorer` arguments (aggregation, top_k, stack, c_grid)."""
     scores = torch.full((len(gs),), float("nan"), dtype=torch.float64)
     for test in folds(len(gs), None, k=k, seed=seed):
         train = torch.ones(len(gs), dtype=torch.bool)
         train[test] = False
-        scorer = _fit(gs.subset(train), feature_set)
+        scorer = _fit(gs.subset(train), feature_set, **design)
         scores[test] = scorer.score_features(gs.features[test])
     return scores
 
 
-def leave_one_group_out(gs: GenerationSet, feature_set: str = "all") -> torch.Tensor:
-    """Scores `[n]`: each domain scored by a scorer fitted on the other domains only."""
+def leave_one_group_out(gs: GenerationSet, feature_set: str = "all", fitted: dict | None = None,
+                        **design) -> torch.Tensor:
+    """Scores `[n]`: each domain scored by a scorer fitted on the other domains only (everything
+    the fit chooses, C, selected heads, the stack's meta-learner, from those domains alone).
+    `fitted`, when given, receives each left-out domain's scorer."""
     scores = torch.full((len(gs),), float("nan"), dtype=torch.float64)
     domains = gs.domains
     for domain in sorted(set(domains)):
         test = torch.tensor([d == domain for d in domains])
-        scorer = _fit(gs.subset(~test), feature_set)
+        scorer = _fit(gs.subset(~test), feature_set, **design)
         scores[test] = scorer.score_features(gs.features[test])
+        if fitted is not None:
+            fitted[domain] = scorer
     return scores
 
 
-def _fit(gs: GenerationSet, feature_set: str) -> ConfidenceScorer:
-    return ConfidenceScorer(feature_set=feature_set).fit_features(
+def _fit(gs: GenerationSet, feature_set: str = "all", **design) -> ConfidenceScorer:
+    return ConfidenceScorer(feature_set=feature_set, **design).fit_features(
         gs.features, gs.labels, gs.num_layers, gs.num_heads, gs.model_name, groups=gs.domains)
+
+
+# ---- model selection for transfer (issue 14): fixed before the comparison was run ---------------
+# Each candidate is a ConfidenceScorer design; the one shipped is chosen by leave-one-domain-out
+# on the training domains only (`select_design`), never by the held-out domain.
+WIDE_C_GRID = (1e-5, 3e-5, 1e-4, 3e-4) + C_GRID
+CANDIDATES: dict[str, dict] = {
+    "per-head (previous design)": {"feature_set": "all"},
+    "logits only": {"feature_set": "logits"},
+    "per-layer means + logits": {"feature_set": "all", "aggregation": "layer"},
+    "model means + logits": {"feature_set": "all", "aggregation": "model"},
+    "top-20 heads (chosen in each fold) + logits": {"feature_set": "all", "top_k": 20},
+    "stack: logits model + per-layer attention model": {"feature_set": "all", "aggregation": "layer", "stack": True},
+    "per-head, C grid down to 1e-5": {"feature_set": "all", "c_grid": WIDE_C_GRID},
+}
+SELECTION_RULE = ("the candidate with the highest pooled leave-one-domain-out AUROC on the training domains; "
+                  "a candidate within 0.005 of the best with fewer features is preferred (simpler transfers "
+                  "more safely); declared before the comparison was run")
+
+
+@dataclass
+class Selection:
+    scores: dict[str, torch.Tensor]  # candidate -> LODO scores [n] on the training rows
+    features: dict[str, int]  # candidate -> features of the scorer fitted on all training rows
+    chosen: str
+    folds: dict[str, dict[str, ConfidenceScorer]]  # candidate -> left-out domain -> its scorer
+
+
+def select_design(gs: GenerationSet, candidates: dict[str, dict] | None = None) -> Selection:
+    """Leave-one-domain-out scores of every candidate design on `gs` and the one SELECTION_RULE picks.
+
+    `gs` must hold the training domains only (the caller removes any held-out domain first).
+    """
+    candidates = CANDIDATES if candidates is None else candidates
+    y = gs.labels
+    scores, sizes, value, fitted = {}, {}, {}, {}
+    for name, design in candidates.items():
+        fitted[name] = {}
+        scores[name] = leave_one_group_out(gs, fitted=fitted[name], **design)
+        value[name] = auroc(scores[name], y)
+        sizes[name] = len(_fit(gs, **design).names)
+    best = max(value.values())
+    near = [n for n in candidates if value[n] >= best - 0.005]
+    chosen = min(near, key=lambda n: (sizes[n], -value[n]))
+    return Selection(scores, sizes, chosen, fitted)
 
 
 @dataclass

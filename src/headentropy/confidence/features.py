@@ -16,6 +16,11 @@ sampled token is never fed, so it has no statistics). Features per row:
   almost surely and dilute the evidence, which sits in the new words.
 
 Missing values (an empty answer, a trace without logits) are NaN; the scorer imputes them.
+
+`aggregate_features` reduces the per-head groups to fewer dimensions for scorers that should
+transfer to unseen question domains: `"layer"` (mean over the heads of each layer,
+`shannon/L03`) or `"model"` (mean over every head, `shannon/all`); summaries and logit features
+pass through unchanged.
 """
 
 from __future__ import annotations
@@ -36,6 +41,46 @@ HEAD_GROUPS = ("shannon", "renyi2", "sink_mass", "prompt_shannon", "novel_shanno
 def feature_names(num_layers: int, num_heads: int) -> list[str]:
     heads = [f"L{layer:02d}/H{h:02d}" for layer in range(num_layers) for h in range(num_heads)]
     return [f"{g}/{x}" for g in HEAD_GROUPS for x in heads] + list(SUMMARY_FEATURES) + list(LOGIT_FEATURES)
+
+
+AGGREGATIONS = ("head", "layer", "model")
+
+
+def aggregated_names(num_layers: int, num_heads: int, aggregation: str = "head") -> list[str]:
+    """Feature names after `aggregate_features(..., aggregation)`."""
+    if aggregation == "head":
+        return feature_names(num_layers, num_heads)
+    if aggregation == "layer":
+        units = [f"L{layer:02d}" for layer in range(num_layers)]
+    elif aggregation == "model":
+        units = ["all"]
+    else:
+        raise ValueError(f"aggregation must be one of {AGGREGATIONS}, got {aggregation!r}")
+    return [f"{g}/{u}" for g in HEAD_GROUPS for u in units] + list(SUMMARY_FEATURES) + list(LOGIT_FEATURES)
+
+
+def aggregate_features(x: torch.Tensor, num_layers: int, num_heads: int, aggregation: str = "head") -> torch.Tensor:
+    """`[n, feature_names(L, H)]` -> `[n, aggregated_names(L, H, aggregation)]`.
+
+    A per-head group becomes the mean over the heads of each layer (`"layer"`) or over all heads
+    (`"model"`), NaN heads left out (NaN when all are); `"head"` returns `x` itself.
+    """
+    L, H, G = num_layers, num_heads, len(HEAD_GROUPS)
+    if x.ndim != 2 or x.shape[1] != len(feature_names(L, H)):
+        raise ValueError(f"features of shape {tuple(x.shape)}; a model with {L} layers x {H} heads has "
+                         f"{len(feature_names(L, H))} per row")
+    if aggregation == "head":
+        return x
+    n = x.shape[0]
+    heads = x[:, :G * L * H].reshape(n, G, L, H)  # [n, G, L, H]
+    rest = x[:, G * L * H:]  # [n, summaries + logits]
+    if aggregation == "layer":
+        agg = heads.nanmean(-1)  # [n, G, L]
+    elif aggregation == "model":
+        agg = heads.reshape(n, G, L * H).nanmean(-1, keepdim=True)  # [n, G, 1]
+    else:
+        raise ValueError(f"aggregation must be one of {AGGREGATIONS}, got {aggregation!r}")
+    return torch.cat([agg.reshape(n, -1), rest], dim=1)
 
 
 def _masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -5,6 +5,10 @@ minimise  Σ_i BCE(σ(x_i·w + b), y_i) + ||w||² / (2C)    (b not penalised; as
 The regularisation strength C is chosen by cross-validated log loss (a proper scoring rule, so
 the chosen model is the one whose probabilities are best calibrated on held-out rows). Folds
 follow `groups` when given (e.g. question domains), so C is picked for transfer to unseen groups.
+
+With `top_k`, a fit first keeps the k candidate columns whose univariate AUROC is farthest from
+0.5 on its own training rows (plus the columns marked `always`); the selection is part of the fit,
+so cross-validation repeats it inside every fold.
 """
 
 from __future__ import annotations
@@ -34,6 +38,36 @@ def fit_logistic(x: torch.Tensor, y: torch.Tensor, C: float, max_iter: int = 200
     return w.detach(), b.detach()
 
 
+def univariate_auroc(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """`[F]`: AUROC of each column of x `[n, F]` as a score for y (ties broken by order)."""
+    ranks = torch.argsort(torch.argsort(x.double(), dim=0), dim=0).double() + 1  # [n, F]
+    pos = y.bool()
+    n_pos, n_neg = int(pos.sum()), int((~pos).sum())
+    return (ranks[pos].sum(0) - n_pos * (n_pos + 1) / 2) / max(n_pos * n_neg, 1)
+
+
+def select_columns(x: torch.Tensor, y: torch.Tensor, top_k: int | None, always: torch.Tensor | None = None) -> torch.Tensor:
+    """`[F]` bool: the `always` columns plus the `top_k` others with |AUROC - 0.5| largest."""
+    F = x.shape[1]
+    always = torch.zeros(F, dtype=torch.bool) if always is None else always
+    if top_k is None or top_k >= int((~always).sum()):
+        return torch.ones(F, dtype=torch.bool)
+    strength = (univariate_auroc(x, y) - 0.5).abs().masked_fill(always, -1.0)
+    keep = always.clone()
+    keep[torch.argsort(strength, descending=True, stable=True)[:top_k]] = True
+    return keep
+
+
+def fit_selected(x: torch.Tensor, y: torch.Tensor, C: float, top_k: int | None = None,
+                 always: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """`fit_logistic` on `select_columns(x, y, top_k, always)`; w `[F]` is 0 off the selection."""
+    keep = select_columns(x, y, top_k, always)
+    w_kept, b = fit_logistic(x[:, keep], y, C)
+    w = torch.zeros(x.shape[1], dtype=torch.float64)
+    w[keep] = w_kept
+    return w, b
+
+
 def log_loss(p: torch.Tensor, y: torch.Tensor) -> float:
     p = p.double().clamp(1e-12, 1 - 1e-12)
     return float(-(y * torch.log(p) + (1 - y) * torch.log1p(-p)).mean())
@@ -48,20 +82,21 @@ def folds(n: int, groups: list[str] | None, k: int = 5, seed: int = 0) -> list[t
     return [perm[i::k] for i in range(k)]
 
 
-def choose_C(x: torch.Tensor, y: torch.Tensor, groups: list[str] | None) -> tuple[float, dict[float, float]]:
-    """The C of `C_GRID` with the lowest cross-validated log loss, and the loss of each."""
+def choose_C(x: torch.Tensor, y: torch.Tensor, groups: list[str] | None, grid: tuple[float, ...] = C_GRID,
+             top_k: int | None = None, always: torch.Tensor | None = None) -> tuple[float, dict[float, float]]:
+    """The C of `grid` with the lowest cross-validated log loss, and the loss of each."""
     held_out = folds(len(y), groups)
     losses = {}
-    for C in C_GRID:
+    for C in grid:
         pooled_p, pooled_y = [], []
         for test in held_out:
             train = torch.ones(len(y), dtype=torch.bool)
             train[test] = False
             if y[train].min() == y[train].max():  # one class only: nothing to learn from
                 continue
-            w, b = fit_logistic(x[train], y[train], C)
+            w, b = fit_selected(x[train], y[train], C, top_k, always)
             pooled_p.append(torch.sigmoid(x[test] @ w + b))
             pooled_y.append(y[test])
         losses[C] = log_loss(torch.cat(pooled_p), torch.cat(pooled_y).double()) if pooled_p else float("inf")
-    best = min(C_GRID, key=lambda C: (losses[C], C))
+    best = min(grid, key=lambda C: (losses[C], C))
     return best, losses

@@ -10,6 +10,18 @@ the logits' token log-probabilities); they are standardised with the training ro
 standard deviation, NaN imputed by the mean (0 after standardisation), and fed to an
 L2-regularised logistic regression (`logistic.py`). Files: `scorer.safetensors` (mean, std,
 weight, bias) + `scorer.json` (feature names, model shape, training summary); no pickle.
+
+Options for transfer to unseen question domains (each a field of `scorer.json`; files without
+them load as the defaults, i.e. the original per-head scorer):
+
+* `aggregation="layer"` / `"model"`: per-head groups averaged over the heads of each layer / of
+  the whole model (`features.aggregate_features`) before standardising;
+* `top_k=k`: only the k attention features with the strongest univariate AUROC on the training
+  rows are kept (logit features always are); chosen inside every cross-validation fold;
+* `stack=True`: a logit-feature model and an attention-feature model, each with its own C, are
+  combined by a logistic meta-learner fitted on their out-of-fold log-odds (folds = groups).
+  Both models and the meta-learner are linear, so the stack is stored collapsed into the same
+  single weight vector: scoring, streaming and the file layout are those of a plain scorer.
 """
 
 from __future__ import annotations
@@ -22,10 +34,13 @@ from typing import Sequence
 import torch
 
 from ..trace import EntropyTrace
-from .features import HEAD_GROUPS, LOGIT_FEATURES, SUMMARY_FEATURES, answer_features, feature_names
-from .logistic import choose_C, fit_logistic
+from .features import (AGGREGATIONS, HEAD_GROUPS, LOGIT_FEATURES, SUMMARY_FEATURES, aggregate_features,
+                       aggregated_names, answer_features, feature_names)
+from .logistic import C_GRID, choose_C, fit_logistic, fit_selected, folds, select_columns
 
-FORMAT = "headentropy.ConfidenceScorer/1"
+FORMAT = "headentropy.ConfidenceScorer/1"  # files of per-head scorers (readable by every version)
+FORMAT_2 = "headentropy.ConfidenceScorer/2"  # files with aggregation / top_k / stack (older readers refuse them)
+META_C = 1.0  # the stacking meta-learner's L2 strength (two inputs, hundreds of rows: barely binding)
 FEATURE_SETS = ("all", "attention", "logits")
 _SHIPPED = Path(__file__).parent / "scorers"  # scorers shipped for the embedded models
 
@@ -49,23 +64,56 @@ class ScorerError(ValueError):
 
 
 class ConfidenceScorer:
-    def __init__(self, feature_set: str = "all", C: float | None = None):
+    def __init__(self, feature_set: str = "all", C: float | None = None, *, aggregation: str = "head",
+                 top_k: int | None = None, stack: bool = False, c_grid: Sequence[float] = C_GRID):
         if feature_set not in FEATURE_SETS:
             raise ValueError(f"feature_set must be one of {FEATURE_SETS}, got {feature_set!r}")
+        if aggregation not in AGGREGATIONS:
+            raise ValueError(f"aggregation must be one of {AGGREGATIONS}, got {aggregation!r}")
+        if top_k is not None and (not isinstance(top_k, int) or isinstance(top_k, bool) or top_k < 1):
+            raise ValueError(f"top_k must be None or a positive int, got {top_k!r}")
+        if stack and feature_set != "all":
+            raise ValueError("stack=True combines a logit model and an attention model: it needs feature_set='all'")
+        if not c_grid:
+            raise ValueError("c_grid is empty")
         self.feature_set = feature_set
         self.C = C  # None: chosen by cross-validation in fit()
+        self.aggregation, self.top_k, self.stack = aggregation, top_k, bool(stack)
+        self.c_grid = tuple(float(c) for c in c_grid)
         self.names: list[str] = []
         self.mean = self.std = self.weight = None  # [F] float64 after fit/load
         self.bias = torch.zeros((), dtype=torch.float64)
         self.model_name = ""
         self.num_layers = self.num_heads = 0
         self.info: dict = {}  # training summary (rows, positives, groups, C and its CV losses)
+        self._columns: torch.Tensor | None = None  # [F] index of each name in the aggregated features
 
     @property
     def fitted(self) -> bool:
         return self.weight is not None
 
+    @property
+    def config(self) -> dict:
+        """The design fields saved in scorer.json besides the weights."""
+        return {"feature_set": self.feature_set, "aggregation": self.aggregation, "top_k": self.top_k,
+                "stack": self.stack}
+
     # ---- features ---------------------------------------------------------------------------
+    def _candidates(self) -> list[str]:
+        """Every feature this design can use, in order (a `top_k` fit keeps a subset)."""
+        return [n for n in aggregated_names(self.num_layers, self.num_heads, self.aggregation)
+                if _in_set(n, self.feature_set)]
+
+    def _design(self, x: torch.Tensor) -> torch.Tensor:
+        """Raw `answer_features` `[n, feature_names(L, H)]` -> `[n, len(self.names)]`."""
+        if x.shape[-1] != len(feature_names(self.num_layers, self.num_heads)):
+            raise ScorerError(f"{x.shape[-1]} features given; this scorer's model has "
+                              f"{len(feature_names(self.num_layers, self.num_heads))}")
+        if self._columns is None:
+            index = {n: i for i, n in enumerate(aggregated_names(self.num_layers, self.num_heads, self.aggregation))}
+            self._columns = torch.tensor([index[n] for n in self.names], dtype=torch.long)
+        return aggregate_features(x, self.num_layers, self.num_heads, self.aggregation)[:, self._columns]
+
     def _features(self, traces: EntropyTrace | Sequence[EntropyTrace]) -> torch.Tensor:
         traces = [traces] if isinstance(traces, EntropyTrace) else list(traces)
         if not traces:
@@ -78,9 +126,7 @@ class ConfidenceScorer:
                     f"this scorer was fitted on {self.model_name or 'a model'} with {self.num_layers} layers x "
                     f"{self.num_heads} heads; the trace has {L} layers x {H} heads (another model, or "
                     "monitor(layers=...) recorded a subset): calibrate a scorer for this model")
-            x = answer_features(t)  # [B, all features]
-            keep = torch.tensor([_in_set(n, self.feature_set) for n in feature_names(L, H)])
-            rows.append(x[:, keep])
+            rows.append(self._design(answer_features(t)))  # [B, F]
         return torch.cat(rows, dim=0)
 
     def _standardised(self, x: torch.Tensor) -> torch.Tensor:
@@ -107,8 +153,10 @@ class ConfidenceScorer:
         all_names = feature_names(num_layers, num_heads)
         if x.shape[1] != len(all_names):
             raise ValueError(f"{x.shape[1]} features given; a model with {num_layers} layers x {num_heads} heads has {len(all_names)}")
-        self.names = [n for n in all_names if _in_set(n, self.feature_set)]
-        x = x[:, torch.tensor([_in_set(n, self.feature_set) for n in all_names])].double()
+        names = self._candidates()
+        agg_names = aggregated_names(num_layers, num_heads, self.aggregation)
+        x = aggregate_features(x.double(), num_layers, num_heads, self.aggregation)
+        x = x[:, torch.tensor([_in_set(n, self.feature_set) for n in agg_names])]
         y = torch.as_tensor([bool(v) for v in labels], dtype=torch.float64)
         if len(y) != x.shape[0]:
             raise ValueError(f"{len(y)} labels for {x.shape[0]} generated answers")
@@ -116,26 +164,68 @@ class ConfidenceScorer:
             raise ValueError(f"{len(groups)} groups for {len(y)} labels")
         if y.min() == y.max():
             raise ValueError("the labels are all the same: a scorer needs both correct and wrong answers")
+        groups = list(groups) if groups is not None else None
+        self.names, self._columns = names, None
         self.mean = torch.nanmean(x, dim=0).nan_to_num(0.0)
         var = torch.nanmean((x - self.mean) ** 2, dim=0).nan_to_num(0.0)
         self.std = torch.where(var > 1e-12, var.sqrt(), torch.ones_like(var))
-        z = self._standardised(x)
-        losses = {}
-        C = self.C
-        if C is None:
-            C, losses = choose_C(z, y, list(groups) if groups is not None else None)
-        self.weight, self.bias = fit_logistic(z, y, C)
-        self.info = {"rows": len(y), "correct": int(y.sum()), "groups": sorted(set(groups)) if groups else [],
-                     "C": C, "cv_log_loss": {str(k): v for k, v in losses.items()}}
-        self.C = C
+        z = self._standardised(x)  # [n, F]
+        is_logit = torch.tensor([n in LOGIT_FEATURES for n in names])  # [F] always kept by top_k
+        self.info = {"rows": len(y), "correct": int(y.sum()), "groups": sorted(set(groups)) if groups else []}
+        if not self.stack:
+            C, losses = self.C, {}
+            if C is None:
+                C, losses = choose_C(z, y, groups, self.c_grid, self.top_k, is_logit)
+            keep = select_columns(z, y, self.top_k, is_logit)
+            self.weight, self.bias = fit_selected(z, y, C, self.top_k, is_logit)
+            self.info.update({"C": C, "cv_log_loss": {str(k): v for k, v in losses.items()}})
+            self.C = C
+        else:
+            keep = self._fit_stack(z, y, groups, is_logit)
+        if self.top_k is not None:  # drop the unselected columns (their weight is 0)
+            self.names = [n for n, k in zip(names, keep.tolist()) if k]
+            self.mean, self.std, self.weight = self.mean[keep], self.std[keep], self.weight[keep]
+            self._columns = None
         return self
+
+    def _fit_stack(self, z: torch.Tensor, y: torch.Tensor, groups: list[str] | None, is_logit: torch.Tensor) -> torch.Tensor:
+        """Fit the two base models and the meta-learner; store the collapsed linear model.
+
+        Returns the columns kept (`top_k` applies to the attention model only).
+        """
+        parts = {"logits": is_logit, "attention": ~is_logit}
+        ks = {"logits": None, "attention": self.top_k}
+        Cs, losses = {}, {}
+        for name, cols in parts.items():
+            if self.C is None:
+                Cs[name], losses[name] = choose_C(z[:, cols], y, groups, self.c_grid, ks[name])
+            else:
+                Cs[name], losses[name] = self.C, {}
+        # the meta-learner sees each base model's log-odds on rows it was not fitted on
+        oof = torch.zeros(len(y), 2, dtype=torch.float64)  # [n, (logits, attention)]
+        for test in folds(len(y), groups):
+            train = torch.ones(len(y), dtype=torch.bool)
+            train[test] = False
+            for j, (name, cols) in enumerate(parts.items()):
+                w, b = fit_selected(z[train][:, cols], y[train], Cs[name], ks[name])
+                oof[test, j] = z[test][:, cols] @ w + b
+        a, a0 = fit_logistic(oof, y, META_C)
+        self.weight = torch.zeros(z.shape[1], dtype=torch.float64)
+        self.bias = a0.clone()
+        keep = is_logit.clone()
+        for j, (name, cols) in enumerate(parts.items()):
+            w, b = fit_selected(z[:, cols], y, Cs[name], ks[name])
+            self.weight[cols] = a[j] * w
+            self.bias = self.bias + a[j] * b
+            keep[cols] |= select_columns(z[:, cols], y, ks[name])
+        self.info.update({"C": None, "stack": {"C": Cs, "meta_weight": {"logits": float(a[0]), "attention": float(a[1])},
+                                               "meta_bias": float(a0), "meta_C": META_C,
+                                               "cv_log_loss": {n: {str(k): v for k, v in ls.items()} for n, ls in losses.items()}}})
+        return keep
 
     def score_features(self, x: torch.Tensor) -> torch.Tensor:
         """`score` from precomputed `answer_features` `[n, all features]`."""
-        keep = torch.tensor([_in_set(n, self.feature_set) for n in feature_names(self.num_layers, self.num_heads)])
-        if x.shape[1] != len(keep):
-            raise ScorerError(f"{x.shape[1]} features given; this scorer's model has {len(keep)}")
-        return _probability(self.logit(x[:, keep]))
+        return _probability(self.logit(self._design(x)))
 
     def score(self, trace: EntropyTrace | Sequence[EntropyTrace]) -> torch.Tensor:
         """`[B]` float64: the probability that each row's generated answer is correct."""
@@ -182,9 +272,9 @@ class ConfidenceScorer:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         tensors = {"mean": self.mean, "std": self.std, "weight": self.weight, "bias": self.bias.reshape(1)}
-        meta = {"format": FORMAT, "model_name": self.model_name, "num_layers": self.num_layers,
-                "num_heads": self.num_heads, "feature_set": self.feature_set, "features": self.names,
-                "info": self.info}
+        plain = (self.aggregation, self.top_k, self.stack) == ("head", None, False)
+        meta = {"format": FORMAT if plain else FORMAT_2, "model_name": self.model_name, "num_layers": self.num_layers,
+                "num_heads": self.num_heads, **self.config, "features": self.names, "info": self.info}
         write_files_atomically(folder, {
             "scorer.safetensors": save({k: v.double().contiguous() for k, v in tensors.items()}),
             "scorer.json": (json.dumps(meta, indent=1) + "\n").encode(),
@@ -202,19 +292,30 @@ class ConfidenceScorer:
             from safetensors.torch import load_file
 
             meta = json.loads((folder / "scorer.json").read_text())
-            if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-                raise ValueError(f"format {meta.get('format') if isinstance(meta, dict) else None!r}, expected {FORMAT!r}")
+            if not isinstance(meta, dict) or meta.get("format") not in (FORMAT, FORMAT_2):
+                raise ValueError(f"format {meta.get('format') if isinstance(meta, dict) else None!r}, "
+                                 f"expected {FORMAT!r} or {FORMAT_2!r}")
             tensors = load_file(str(folder / "scorer.safetensors"))
-            scorer = cls(feature_set=meta["feature_set"], C=meta["info"].get("C"))
+            # files written before aggregation / top_k / stack existed are per-head scorers
+            scorer = cls(feature_set=meta["feature_set"], C=meta["info"].get("C"),
+                         aggregation=meta.get("aggregation", "head"), top_k=meta.get("top_k"),
+                         stack=bool(meta.get("stack", False)))
             scorer.names = [str(n) for n in meta["features"]]
             scorer.model_name = str(meta["model_name"])
             scorer.num_layers, scorer.num_heads = int(meta["num_layers"]), int(meta["num_heads"])
             scorer.info = dict(meta["info"])
             scorer.mean, scorer.std, scorer.weight = tensors["mean"], tensors["std"], tensors["weight"]
             scorer.bias = tensors["bias"].reshape(())
-            expected = [n for n in feature_names(scorer.num_layers, scorer.num_heads) if _in_set(n, scorer.feature_set)]
-            if scorer.names != expected or any(t.shape != (len(expected),) for t in (scorer.mean, scorer.std, scorer.weight)):
-                raise ValueError("feature names or tensor shapes do not match the model shape in scorer.json")
+            expected = scorer._candidates()
+            if scorer.top_k is not None:  # a selection: the kept names, in the candidates' order
+                position = {n: i for i, n in enumerate(expected)}
+                at = [position.get(n, -1) for n in scorer.names]
+                if -1 in at or at != sorted(set(at)):
+                    expected = None
+                else:
+                    expected = scorer.names
+            if scorer.names != expected or any(t.shape != (len(scorer.names),) for t in (scorer.mean, scorer.std, scorer.weight)):
+                raise ValueError("feature names or tensor shapes do not match the model shape and design in scorer.json")
             if not all(bool(torch.isfinite(t).all()) for t in (scorer.mean, scorer.std, scorer.weight, scorer.bias)):
                 raise ValueError("non-finite parameters")
         except FileNotFoundError as e:
