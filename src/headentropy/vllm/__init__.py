@@ -18,6 +18,9 @@ registers the backend in every vLLM process; an engine uses it only when asked::
 aggregated in the engine process; `collect(heads=False)` averages heads there, so only
 `[positions, layers]` per statistic crosses the process boundary.
 
+The OpenAI server (`vllm serve MODEL *hv.serve_args()`) adds a `headentropy` field to every
+choice: per-token mean entropy and the confidence score (`headentropy.vllm.serving`).
+
 Only this module's helpers import nothing from vLLM at import time; `backend`, `plugin` and
 `worker` are imported by vLLM itself.
 """
@@ -37,6 +40,15 @@ WORKER_EXTENSION = "headentropy.vllm.worker.EntropyWorkerExtension"
 def engine_kwargs() -> dict[str, Any]:
     """Keyword arguments for `vllm.LLM(...)` / `EngineArgs` that switch the statistics on."""
     return {"attention_backend": BACKEND, "worker_extension_cls": WORKER_EXTENSION}
+
+
+MIDDLEWARE = "headentropy.vllm.serving.EntropyMiddleware"
+
+
+def serve_args() -> list[str]:
+    """`vllm serve MODEL` flags for the OpenAI server with a `headentropy` field on every choice
+    (the backend, the worker extension and the middleware; see `headentropy.vllm.serving`)."""
+    return ["--attention-backend", BACKEND, "--worker-extension-cls", WORKER_EXTENSION, "--middleware", MIDDLEWARE]
 
 
 def collect(llm, outputs=None, *, heads: bool = True, pop: bool = True,

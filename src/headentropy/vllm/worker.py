@@ -14,3 +14,20 @@ class EntropyWorkerExtension:
     def headentropy_collect(self, req_ids: list[str] | None = None, heads: bool = True,
                             pop: bool = True) -> dict:
         return COLLECTOR.export(req_ids, heads=heads, pop=pop)
+
+    def headentropy_summaries(self, req_ids: list[str], pop: bool = True) -> dict:
+        """Per found request id: `summary.request_summary` (per-token means and the confidence
+        features), computed here so only a few KiB per request leave the engine process. Requests
+        whose statistics are missing are left out; an error in one request is reported for it
+        alone (`{"error": message}`)."""
+        from . import _to_trace
+        from .summary import request_summary
+
+        payload = COLLECTOR.export(list(req_ids), heads=True, pop=pop)
+        out = {}
+        for rid, rec in payload["requests"].items():
+            try:
+                out[rid] = request_summary(_to_trace(rec, payload["layers"], ""))
+            except Exception as e:  # noqa: BLE001 - one request's summary never fails the others
+                out[rid] = {"error": f"{type(e).__name__}: {e}"}
+        return {"requests": out}
