@@ -36,13 +36,16 @@ def _trace(seed: int) -> EntropyTrace:
 
 class FakeEngine:
     def __init__(self, traces: dict, model: str = SMOL_PATH, fail: bool = False):
-        self.traces, self.fail, self.asked = traces, fail, []
+        self.traces, self.fail, self.asked, self.dropped = traces, fail, [], []
         self.model_config = SimpleNamespace(model=model, served_model_name=model)
 
     def generate(self, prompt, sampling_params, request_id, **kwargs):
         return None
 
     async def collective_rpc(self, method, timeout=None, args=(), kwargs=None):
+        if method == serving.DROP_RPC:
+            self.dropped.extend(args[0])
+            return [len(args[0])]
         assert method == serving.RPC
         self.asked.append(list(args[0]))
         if self.fail:
@@ -76,7 +79,12 @@ def _serve(engine, app, path="/v1/completions", method="POST"):
     async def send(message):
         sent.append(message)
 
-    asyncio.run(wrapped(scope, receive, send))
+    async def main():
+        await wrapped(scope, receive, send)
+        for _ in range(3):  # let the background drop run
+            await asyncio.sleep(0)
+
+    asyncio.run(main())
     start = sent[0]
     body = b"".join(m.get("body", b"") for m in sent[1:])
     return start, body
@@ -104,6 +112,7 @@ def test_json_choices_get_entropy_and_confidence_for_child_requests():
         assert field["confidence"] == pytest.approx(float(scorer.score(t)[0]), abs=1e-12)
         assert field["scorer"] == "smollm2" and field["reason"] is None
     assert engine.asked == [["0_cmpl-1", "1_cmpl-1"]]  # one RPC for the whole answer
+    assert engine.dropped == []  # everything was fetched (and popped)
 
 
 def test_several_prompts_map_to_choice_indices():
@@ -129,6 +138,16 @@ def test_error_answers_pass_through_unchanged():
     body = b'{"error": {"message": "max_tokens must be at least 1", "code": 400}}'
     start, out = _serve(engine, _app(engine, body, status=400))
     assert start["status"] == 400 and out == body and engine.asked == []
+    assert engine.dropped == ["cmpl-1"]  # nobody fetches them: dropped in the engine
+
+
+def test_beam_search_gets_null_fields_and_its_requests_are_dropped():
+    engine = FakeEngine({"cmpl-1-abc-beam-0": _trace(0)})
+    calls = [("cmpl-1-abc-beam-0", 1), ("cmpl-1-abc-beam-1", 1)]
+    _, out = _serve(engine, _app(engine, json.dumps({"choices": [{"index": 0}]}).encode(), calls=calls))
+    field = json.loads(out)["choices"][0]["headentropy"]
+    assert field["entropy"] is None and "beam search" in field["reason"]
+    assert engine.asked == [] and engine.dropped == ["cmpl-1-abc-beam-0", "cmpl-1-abc-beam-1"]
 
 
 def test_other_routes_pass_through():

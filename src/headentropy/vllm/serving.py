@@ -30,6 +30,9 @@ How it works, without touching vLLM's serving classes:
 * Anything but a 200 answer (vLLM's 400 for a bad request, errors) passes through untouched; a
   failure while adding the field (missing statistics, an RPC error) gives the field with nulls
   and the reason, never a failed request.
+* Statistics of the request's engine requests that were not fetched (the client went away, an
+  error answer, beam search, whose internal requests are not mapped to choices) are dropped in
+  the engine (`headentropy_drop`) when the response ends.
 """
 
 from __future__ import annotations
@@ -45,6 +48,9 @@ logger = logging.getLogger("vllm.headentropy")
 
 PATHS = ("/v1/chat/completions", "/v1/completions")
 RPC = "headentropy_summaries"
+DROP_RPC = "headentropy_drop"
+BEAM_SEARCH = ("beam search runs many internal engine requests per choice; their statistics are "
+               "not mapped to choices")
 RPC_TIMEOUT_S = float(os.environ.get("HEADENTROPY_RPC_TIMEOUT_S", "60"))
 
 # The (request id, n) of every engine `generate` call made while serving the current request.
@@ -202,10 +208,36 @@ class EntropyMiddleware:
             return
         calls: list = []
         token = _CALLS.set(calls)
+        responder = _Responder(engine, calls, send)
         try:
-            await self.app(scope, receive, _Responder(engine, calls, send))
+            await self.app(scope, receive, responder)
         finally:
             _CALLS.reset(token)
+            # statistics nobody fetched (the client went away, an error answer, beam search's
+            # internal requests) are dropped in the engine rather than left to pile up there
+            left = [r for r in engine_ids(calls) if r not in responder.fetched]
+            if left:
+                _background(_drop(engine, left))
+
+
+_TASKS: set = set()
+
+
+def _background(coro) -> None:
+    try:
+        task = asyncio.get_running_loop().create_task(coro)
+    except RuntimeError:
+        coro.close()
+        return
+    _TASKS.add(task)
+    task.add_done_callback(_TASKS.discard)
+
+
+async def _drop(engine, ids: list[str]) -> None:
+    try:
+        await asyncio.wait_for(engine.collective_rpc(DROP_RPC, args=(ids,)), RPC_TIMEOUT_S)
+    except Exception as e:  # noqa: BLE001 - the collector's own cap still bounds what is kept
+        logger.debug("headentropy: dropping unfetched statistics failed: %s", e)
 
 
 class _Responder:
@@ -217,6 +249,19 @@ class _Responder:
         self.start: dict | None = None
         self.body = bytearray()
         self.pending = b""
+        self.fetched: set[str] = set()
+
+    def _ids(self) -> tuple[list[str], str]:
+        """Engine id per choice index, or ([], why not)."""
+        if any("-beam-" in rid for rid, _ in self.calls):
+            return [], BEAM_SEARCH
+        return engine_ids(self.calls), ""
+
+    async def _fetch(self, ids: list[str], why: str) -> tuple[dict, str]:
+        if why:
+            return {}, why
+        self.fetched.update(ids)
+        return await fetch_summaries(self.engine, ids)
 
     async def __call__(self, message) -> None:
         kind = message.get("type")
@@ -247,10 +292,10 @@ class _Responder:
             data = json.loads(body)
             choices = data.get("choices") if isinstance(data, dict) else None
             if isinstance(choices, list) and choices:
-                ids = engine_ids(self.calls)
+                ids, why = self._ids()
                 wanted = {c.get("index", i): ids[c.get("index", i)] for i, c in enumerate(choices)
                           if isinstance(c, dict) and 0 <= c.get("index", i) < len(ids)}
-                found, why = await fetch_summaries(self.engine, sorted(set(wanted.values())))
+                found, why = await self._fetch(sorted(set(wanted.values())), why)
                 for i, c in enumerate(choices):
                     if isinstance(c, dict):
                         rid = wanted.get(c.get("index", i))
@@ -286,11 +331,11 @@ class _Responder:
             finished = [c for c in choices or [] if isinstance(c, dict) and c.get("finish_reason") is not None]
             if not finished:
                 return event
-            ids = engine_ids(self.calls)
+            ids, why = self._ids()
             for c in finished:
                 index = c.get("index", 0)
                 rid = ids[index] if 0 <= index < len(ids) else None
-                found, why = await fetch_summaries(self.engine, [rid] if rid else [])
+                found, why = await self._fetch([rid] if rid else [], why)
                 c["headentropy"] = choice_field(found.get(rid) if rid else None, self.engine, why)
             return b"data: " + json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
         except Exception:  # noqa: BLE001

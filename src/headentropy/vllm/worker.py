@@ -31,3 +31,14 @@ class EntropyWorkerExtension:
             except Exception as e:  # noqa: BLE001 - one request's summary never fails the others
                 out[rid] = {"error": f"{type(e).__name__}: {e}"}
         return {"requests": out}
+
+    def headentropy_drop(self, req_ids: list[str]) -> int:
+        """Forget the statistics of requests nobody will fetch (a client that went away, beam
+        search's internal requests); ids match as in `Collector.export`. Returns how many."""
+        dropped = 0
+        for ext in req_ids:
+            for r in [r for r in COLLECTOR.records
+                      if r == ext or (r.startswith(ext + "-") and len(r) == len(ext) + 9)]:
+                del COLLECTOR.records[r]
+                dropped += 1
+        return dropped
