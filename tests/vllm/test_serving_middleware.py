@@ -48,8 +48,10 @@ class FakeEngine:
             return [len(args[0])]
         assert method == serving.RPC
         self.asked.append(list(args[0]))
+        if self.fail == "no-extension":
+            raise RuntimeError(f"Worker failed with error ''CPUWorker' object has no attribute '{method}''")
         if self.fail:
-            raise RuntimeError("worker extension not loaded")
+            raise RuntimeError("engine went away")
         return [{"requests": {r: request_summary(self.traces[r]) for r in args[0] if r in self.traces}}]
 
 
@@ -131,6 +133,15 @@ def test_missing_statistics_or_a_failed_rpc_keep_the_answer(fail):
     assert data == answer
     assert field["entropy"] is None and field["confidence"] is None
     assert ("did not return statistics" if fail else "no statistics were recorded") in field["reason"]
+
+
+def test_an_engine_without_the_worker_extension_is_asked_once():
+    engine = FakeEngine({}, fail="no-extension")
+    for _ in range(3):
+        _, out = _serve(engine, _app(engine, json.dumps({"choices": [{"index": 0}]}).encode()))
+        field = json.loads(out)["choices"][0]["headentropy"]
+        assert field["entropy"] is None and "--worker-extension-cls" in field["reason"]
+    assert len(engine.asked) == 1 and engine.dropped == []
 
 
 def test_error_answers_pass_through_unchanged():

@@ -173,14 +173,24 @@ def choice_field(summary: dict | None, engine, missing: str = "") -> dict:
     return field
 
 
+NO_EXTENSION = ("the engine has no headentropy worker extension (start it with --worker-extension-cls "
+                "headentropy.vllm.worker.EntropyWorkerExtension and --attention-backend CUSTOM)")
+
+
 async def fetch_summaries(engine, ids: list[str]) -> tuple[dict, str]:
     """({id: summary}, "" or why nothing came back); never raises."""
     if not ids:
         return {}, "no engine request was seen for this response"
+    if getattr(engine, "_headentropy_no_extension", False):
+        return {}, NO_EXTENSION
     try:
         results = await asyncio.wait_for(engine.collective_rpc(RPC, args=(ids, True)), RPC_TIMEOUT_S)
         return results[0]["requests"], ""
     except Exception as e:  # noqa: BLE001 - e.g. the worker extension is not loaded
+        if RPC in str(e) and "attribute" in str(e):  # asked once; every later request is told why
+            engine._headentropy_no_extension = True
+            logger.warning("headentropy: %s; the headentropy field will hold only the reason", NO_EXTENSION)
+            return {}, NO_EXTENSION
         logger.warning("headentropy: fetching statistics failed: %s: %s", type(e).__name__, e)
         return {}, f"the engine did not return statistics ({type(e).__name__}: {e})"
 
@@ -216,7 +226,7 @@ class EntropyMiddleware:
             # statistics nobody fetched (the client went away, an error answer, beam search's
             # internal requests) are dropped in the engine rather than left to pile up there
             left = [r for r in engine_ids(calls) if r not in responder.fetched]
-            if left:
+            if left and not getattr(engine, "_headentropy_no_extension", False):
                 _background(_drop(engine, left))
 
 
