@@ -201,3 +201,22 @@ def test_scorer_named_by_environment(monkeypatch):
     engine = FakeEngine({"cmpl-1": _trace(0)}, model="/models/my-finetune")
     _, out = _serve(engine, _app(engine, json.dumps({"choices": [{"index": 0}]}).encode()))
     assert json.loads(out)["choices"][0]["headentropy"]["scorer"] == "smollm2"
+
+
+def test_offline_summarize_gives_the_servers_field():
+    import headentropy.vllm as hv
+
+    traces = {"req-1": _trace(4)}
+
+    class FakeLLM:
+        llm_engine = SimpleNamespace(model_config=SimpleNamespace(model=SMOL_PATH, served_model_name=None))
+
+        def collective_rpc(self, method, args=()):
+            assert method == serving.RPC
+            return [{"requests": {r: request_summary(traces[r]) for r in args[0] if r in traces}}]
+
+    out = hv.summarize(FakeLLM(), [SimpleNamespace(request_id="req-1"), "req-2"])
+    scorer = he.ConfidenceScorer.load("smollm2")
+    assert out["req-1"]["entropy"] == pytest.approx(token_entropy(traces["req-1"]))
+    assert out["req-1"]["confidence"] == pytest.approx(float(scorer.score(traces["req-1"])[0]), abs=1e-12)
+    assert out["req-2"]["entropy"] is None and out["req-2"]["reason"]

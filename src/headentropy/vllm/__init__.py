@@ -19,7 +19,8 @@ aggregated in the engine process; `collect(heads=False)` averages heads there, s
 `[positions, layers]` per statistic crosses the process boundary.
 
 The OpenAI server (`vllm serve MODEL *hv.serve_args()`) adds a `headentropy` field to every
-choice: per-token mean entropy and the confidence score (`headentropy.vllm.serving`).
+choice: per-token mean entropy and the confidence score (`headentropy.vllm.serving`);
+`hv.summarize(llm, outputs)` gives the same field for offline requests.
 
 Only this module's helpers import nothing from vLLM at import time; `backend`, `plugin` and
 `worker` are imported by vLLM itself.
@@ -75,6 +76,22 @@ def collect(llm, outputs=None, *, heads: bool = True, pop: bool = True,
             if not isinstance(o, str) and o.request_id in traces:
                 o.headentropy = traces[o.request_id]
     return traces
+
+
+def summarize(llm, outputs) -> dict[str, dict]:
+    """The OpenAI server's `headentropy` field for finished offline requests, keyed by request id.
+
+    `{"entropy": [per generated token], "confidence": p | None, "scorer", "reason"}` (see
+    `headentropy.vllm.serving`): the engine computes the per-token means and the scorer's features
+    and pops the request's statistics; only those summaries cross the process boundary. With
+    `n > 1`, pass the child ids (`f"{j}_{request_id}"`) to get each sample's.
+    """
+    from .serving import choice_field, RPC
+
+    ids = [o if isinstance(o, str) else o.request_id for o in outputs]
+    found = llm.collective_rpc(RPC, args=(ids, True))[0]["requests"]
+    engine = getattr(llm, "llm_engine", llm)
+    return {rid: choice_field(found.get(rid), engine) for rid in ids}
 
 
 def _model_name(llm) -> str:
