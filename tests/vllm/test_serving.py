@@ -161,7 +161,18 @@ def test_vllm_report_matches_the_hf_report(reports):
     print(f"layer profile, max |vLLM - HF| = {worst:.2e}")
     assert worst <= 1e-3
     assert v["profile"]["shape"] == h["profile"]["shape"]
+    # logit statistics of the generated tokens (vLLM's sampling step vs HF's logits)
+    answer = vt.generated & vt.valid
+    assert not torch.isnan(vt.token_logprob[answer]).any()
+    for name in ("token_logprob", "predictive_entropy"):
+        d = (getattr(vt, name)[answer] - getattr(ht, name)[answer]).abs().max().item()
+        print(f"{name} on generated tokens, max |vLLM - HF| = {d:.2e}")
+        assert d <= 1e-3
     assert v["confidence"]["scorer"] == "smollm2"  # the shipped scorer matched the vLLM trace's model
+    scorer = he.ConfidenceScorer.load("smollm2")
+    d = (scorer.score(vt) - scorer.score(ht)).abs().max().item()
+    print(f"confidence, max |vLLM - HF| = {d:.2e}")
+    assert d <= 1e-3
 
 
 # ---- the server ----------------------------------------------------------------------------------------

@@ -62,6 +62,8 @@ def collect(llm, outputs=None, *, heads: bool = True, pop: bool = True,
     head axis then has size 1). pop=False leaves the records in the engine.
     Positions are the processed tokens: the prompt and every generated token but the last; a
     prompt prefix served by vLLM's prefix cache carries the statistics of its first computation.
+    `token_logprob` / `predictive_entropy` are set at the generated positions (from the sampled
+    tokens' raw logits; NaN on the prompt, where vLLM computes no logits).
     """
     ids = None
     if outputs is not None:
@@ -71,6 +73,11 @@ def collect(llm, outputs=None, *, heads: bool = True, pop: bool = True,
     if model_name is None:
         model_name = _model_name(llm)
     traces = {rid: _to_trace(rec, payload["layers"], model_name) for rid, rec in payload["requests"].items()}
+    from .logits import attach, unpack
+
+    for rid, raw in (payload.get("token_stats") or {}).items():  # the sampled tokens' logit statistics
+        if rid in traces:
+            attach(traces[rid], unpack(raw))
     if outputs is not None:
         for o in outputs:
             if not isinstance(o, str) and o.request_id in traces:

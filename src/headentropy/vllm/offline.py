@@ -5,9 +5,9 @@
 
 Same inputs as the HF path (`report.run.run_texts`): the same tokenizer, chat template and
 context check, greedy generation; the statistics come from the engine (`hv.collect`), one
-request per text, stacked into one trace. Differences: vLLM gives no logits to the attention
-backend, so the trace has no token log-probability / predictive entropy (the report leaves those
-parts out and the confidence score imputes them); `--generate 0` runs one decode step that is not
+request per text, stacked into one trace. Differences: the token log-probability and predictive
+entropy are known for the generated positions only (vLLM computes logits only where it samples;
+the HF path has them for the prompt too); `--generate 0` runs one decode step that is not
 recorded (vLLM always samples at least one token); the engine is fp32 with eager execution.
 """
 

@@ -11,9 +11,8 @@ summary crosses to the API server:
 * `features`: the confidence scorer's answer features (`confidence.answer_features`, the
   compact per-head answer means and summaries, float64), so the API server scores them with
   whichever scorer matches the model (`ConfidenceScorer.score_features`) and the score equals
-  `scorer.score(trace)` of the same trace. vLLM gives no logits to the attention backend, so the
-  logit features (token log-probability, predictive entropy) are missing (NaN; the scorer
-  imputes its training mean), exactly as when scoring an offline `hv.collect` trace.
+  `scorer.score(trace)` of the same trace. The logit features (token log-probability,
+  predictive entropy) come from the sampled tokens' raw logits (`logits.py`), as in the HF path.
 
 Pure torch: importable (and tested) without vLLM.
 """
