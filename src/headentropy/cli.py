@@ -2,6 +2,7 @@
 
     headentropy report [--model smollm2|minilm|PATH|HUB_ID] [--prompt TEXT | --prompt-file F | --dataset F.jsonl]
                        [--generate N] [--max-length N] [--out DIR] [--backend NAME] [--device DEV] [--force]
+                       [--engine hf|vllm]   (vllm: an offline vLLM engine with headentropy.vllm's backend)
     headentropy profile  (same inputs; JSON on stdout, nothing written)
     headentropy compare A B [--json]   (report folders, report.json files or trace files)
     headentropy backends
@@ -144,6 +145,15 @@ def run(args, texts: list[str]):
     """Load the model and run it over the texts; (trace, tokenizer, settings)."""
     from .report import run_texts
 
+    if getattr(args, "engine", "hf") == "vllm":
+        from .vllm import offline
+
+        trace, tok, settings = offline.run_texts(args.model, texts, generate=args.generate,
+                                                 chat=None if not args.no_chat_template else False,
+                                                 max_length=args.max_length, backend=args.backend, quiet=args.quiet)
+        settings.update(model=args.model, input=args.source)
+        return trace, tok, settings
+
     model, tok = load(args.model, args.device, args.quiet)
     chat = None if not args.no_chat_template else False
     trace, settings = run_texts(model, tok, texts, generate=args.generate, chat=chat, backend=args.backend,
@@ -161,10 +171,23 @@ def _check_numbers(args) -> None:
         raise UserError("--max-length must be >= 1")
 
 
+def _check_engine(args) -> None:
+    """`report --engine vllm`: vLLM importable here, and no HF-only option."""
+    if args.engine != "vllm":
+        return
+    from .vllm.offline import NOT_INSTALLED, available
+
+    if not available():
+        raise UserError(NOT_INSTALLED)
+    if args.device:
+        raise UserError("--device is for --engine hf; vLLM runs on its own platform")
+
+
 def cmd_report(args) -> int:
     from .report import build_report, summary_text, write_report
 
     _check_numbers(args)
+    _check_engine(args)
     out = Path(args.out)
     check_out_dir(out, args.force)  # before the slow part
     texts, args.source = read_prompts(args)
@@ -448,6 +471,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_arguments(p)
     p.add_argument("--out", default=DEFAULT_OUT, help=f"report folder (default: {DEFAULT_OUT})")
     p.add_argument("--force", action="store_true", help="write into --out even if it holds other files")
+    p.add_argument("--engine", choices=("hf", "vllm"), default="hf",
+                   help="hf (default): the model in transformers under he.monitor; vllm: an offline vLLM engine "
+                        "with headentropy's attention backend (needs headentropy[vllm])")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("profile", help="like report, but print the analyses as JSON on stdout; with --out, "

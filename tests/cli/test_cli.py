@@ -136,6 +136,17 @@ def test_unknown_model_isone_line_error(tmp_path):
     assert "missing" in line
 
 
+def test_engine_vllm_without_vllm_is_a_one_line_error(tmp_path):
+    import importlib.util
+
+    if importlib.util.find_spec("vllm") is not None:
+        pytest.skip("vLLM is installed here: tests/vllm/test_serving.py runs the vLLM report")
+    out = tmp_path / "o"
+    line = one_line_error(run_cli("report", "--engine", "vllm", "--generate", "4", "--out", str(out), "--quiet"))
+    assert "--engine vllm needs vLLM" in line and "headentropy[vllm]" in line
+    assert not out.exists()  # refused before any work
+
+
 def test_local_folder_that_is_not_a_model(tmp_path):
     folder = tmp_path / "not-a-model"
     folder.mkdir()

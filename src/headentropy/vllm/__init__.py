@@ -18,6 +18,10 @@ registers the backend in every vLLM process; an engine uses it only when asked::
 aggregated in the engine process; `collect(heads=False)` averages heads there, so only
 `[positions, layers]` per statistic crosses the process boundary.
 
+The OpenAI server (`vllm serve MODEL *hv.serve_args()`) adds a `headentropy` field to every
+choice: per-token mean entropy and the confidence score (`headentropy.vllm.serving`);
+`hv.summarize(llm, outputs)` gives the same field for offline requests.
+
 Only this module's helpers import nothing from vLLM at import time; `backend`, `plugin` and
 `worker` are imported by vLLM itself.
 """
@@ -39,6 +43,15 @@ def engine_kwargs() -> dict[str, Any]:
     return {"attention_backend": BACKEND, "worker_extension_cls": WORKER_EXTENSION}
 
 
+MIDDLEWARE = "headentropy.vllm.serving.EntropyMiddleware"
+
+
+def serve_args() -> list[str]:
+    """`vllm serve MODEL` flags for the OpenAI server with a `headentropy` field on every choice
+    (the backend, the worker extension and the middleware; see `headentropy.vllm.serving`)."""
+    return ["--attention-backend", BACKEND, "--worker-extension-cls", WORKER_EXTENSION, "--middleware", MIDDLEWARE]
+
+
 def collect(llm, outputs=None, *, heads: bool = True, pop: bool = True,
             model_name: str | None = None) -> dict[str, EntropyTrace]:
     """Statistics of finished requests as `EntropyTrace`s (batch 1 each), keyed by request id.
@@ -49,6 +62,8 @@ def collect(llm, outputs=None, *, heads: bool = True, pop: bool = True,
     head axis then has size 1). pop=False leaves the records in the engine.
     Positions are the processed tokens: the prompt and every generated token but the last; a
     prompt prefix served by vLLM's prefix cache carries the statistics of its first computation.
+    `token_logprob` / `predictive_entropy` are set at the generated positions (from the sampled
+    tokens' raw logits; NaN on the prompt, where vLLM computes no logits).
     """
     ids = None
     if outputs is not None:
@@ -58,11 +73,32 @@ def collect(llm, outputs=None, *, heads: bool = True, pop: bool = True,
     if model_name is None:
         model_name = _model_name(llm)
     traces = {rid: _to_trace(rec, payload["layers"], model_name) for rid, rec in payload["requests"].items()}
+    from .logits import attach, unpack
+
+    for rid, raw in (payload.get("token_stats") or {}).items():  # the sampled tokens' logit statistics
+        if rid in traces:
+            attach(traces[rid], unpack(raw))
     if outputs is not None:
         for o in outputs:
             if not isinstance(o, str) and o.request_id in traces:
                 o.headentropy = traces[o.request_id]
     return traces
+
+
+def summarize(llm, outputs) -> dict[str, dict]:
+    """The OpenAI server's `headentropy` field for finished offline requests, keyed by request id.
+
+    `{"entropy": [per generated token], "confidence": p | None, "scorer", "reason"}` (see
+    `headentropy.vllm.serving`): the engine computes the per-token means and the scorer's features
+    and pops the request's statistics; only those summaries cross the process boundary. With
+    `n > 1`, pass the child ids (`f"{j}_{request_id}"`) to get each sample's.
+    """
+    from .serving import choice_field, RPC
+
+    ids = [o if isinstance(o, str) else o.request_id for o in outputs]
+    found = llm.collective_rpc(RPC, args=(ids, True))[0]["requests"]
+    engine = getattr(llm, "llm_engine", llm)
+    return {rid: choice_field(found.get(rid), engine) for rid in ids}
 
 
 def _model_name(llm) -> str:
