@@ -71,7 +71,7 @@ def _paged_kernel():
     if KERNEL not in ("auto", "paged"):
         return None
     try:
-        return loader.PAGED.load()
+        module = loader.PAGED.load()
     except loader.KernelUnavailable:
         if KERNEL == "paged":
             raise
@@ -81,6 +81,11 @@ def _paged_kernel():
         logger.warning("headentropy: the paged-cache statistics kernel is unavailable; statistics use "
                        "one he.attention call per request (slower)")
         return None
+    if "kernel" not in _LOGGED_LAYOUTS:
+        _LOGGED_LAYOUTS.add("kernel")
+        logger.info("headentropy (%s): statistics from the paged-cache kernel %s",
+                    os.path.dirname(os.path.dirname(__file__)), module.__file__)
+    return module
 
 
 def _int32(x: torch.Tensor) -> torch.Tensor:

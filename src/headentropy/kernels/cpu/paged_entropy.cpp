@@ -133,45 +133,25 @@ inline const T* k_at(const Problem& p, const T* blk, int64_t d, int64_t j) {
   return blk + ((j / 16) * (p.D / 2) + d / 2) * 32 + (j % 16) * 2 + d % 2;
 }
 
-// Scores of `RB` rows (fp32 queries Q, row stride D) against the W·NC keys of chunk(s) starting
-// at token j of block `blk`; written to S (row stride ldS) at column c.
+// The AMX layout: scores of `RB` rows (fp32 queries Q, row stride D) against the NC·W keys
+// starting at token j (a multiple of 16) of block `blk`; written to S (row stride ldS) at column c.
 template <typename T, int RB, int NC>
-inline void score_chunk(const Problem& p, const float* Q, const T* blk, int64_t j, float* S,
-                        int64_t ldS, int64_t c) {
-  Vec acc0[RB][NC], acc1[RB][NC];
-  for (int r = 0; r < RB; ++r)
-    for (int n = 0; n < NC; ++n) acc0[r][n] = acc1[r][n] = Vec(0.f);
+inline void score_chunk_amx(const Problem& p, const float* Q, const T* blk, int64_t j, float* S,
+                            int64_t ldS, int64_t c) {
   const int64_t D = p.D;
 #if defined(CPU_CAPABILITY_AVX512)
   if constexpr (std::is_same_v<T, at::BFloat16>) {
-    if (p.layout == kAmx) {  // one 64-byte load = dims (d, d+1) of 16 tokens
-      const __m512i hi_mask = _mm512_set1_epi32(static_cast<int>(0xFFFF0000u));
-      for (int64_t d = 0; d < D; d += 2) {
-        Vec k0[NC], k1[NC];
-        for (int n = 0; n < NC; ++n) {
-          const __m512i v = _mm512_loadu_si512(k_at(p, blk, d, j + n * W));
-          k0[n] = _mm512_castsi512_ps(_mm512_slli_epi32(v, 16));
-          k1[n] = _mm512_castsi512_ps(_mm512_and_si512(v, hi_mask));
-        }
-        for (int r = 0; r < RB; ++r) {
-          const Vec q0(Q[r * D + d]), q1(Q[r * D + d + 1]);
-          for (int n = 0; n < NC; ++n) {
-            acc0[r][n] = at::vec::fmadd(q0, k0[n], acc0[r][n]);
-            acc1[r][n] = at::vec::fmadd(q1, k1[n], acc1[r][n]);
-          }
-        }
-      }
-      goto done;
-    }
-  }
-#endif
-  if (p.layout == kTransposed) {
-    const T* base = blk + j;
+    // One 64-byte load = dimensions (d, d+1) of 16 tokens: bf16 pairs in each 32-bit lane.
+    Vec acc0[RB][NC], acc1[RB][NC];
+    for (int r = 0; r < RB; ++r)
+      for (int n = 0; n < NC; ++n) acc0[r][n] = acc1[r][n] = Vec(0.f);
+    const __m512i hi_mask = _mm512_set1_epi32(static_cast<int>(0xFFFF0000u));
     for (int64_t d = 0; d < D; d += 2) {
       Vec k0[NC], k1[NC];
       for (int n = 0; n < NC; ++n) {
-        k0[n] = load_w(base + d * p.bs + n * W);
-        k1[n] = load_w(base + (d + 1) * p.bs + n * W);
+        const __m512i v = _mm512_loadu_si512(k_at(p, blk, d, j + n * W));
+        k0[n] = _mm512_castsi512_ps(_mm512_slli_epi32(v, 16));
+        k1[n] = _mm512_castsi512_ps(_mm512_and_si512(v, hi_mask));
       }
       for (int r = 0; r < RB; ++r) {
         const Vec q0(Q[r * D + d]), q1(Q[r * D + d + 1]);
@@ -181,24 +161,52 @@ inline void score_chunk(const Problem& p, const float* Q, const T* blk, int64_t 
         }
       }
     }
-  } else {  // AMX tiles without AVX-512 (not produced by vLLM, kept for completeness): scalar
-    for (int n = 0; n < NC; ++n) {
-      for (int64_t i = 0; i < W; ++i) {
-        for (int r = 0; r < RB; ++r) {
-          float s = 0.f;
-          for (int64_t d = 0; d < D; ++d) s += Q[r * D + d] * static_cast<float>(*k_at(p, blk, d, j + n * W + i));
-          S[r * ldS + c + n * W + i] = s * p.scale;
-        }
-      }
-    }
+    const Vec vs(p.scale);
+    for (int r = 0; r < RB; ++r)
+      for (int n = 0; n < NC; ++n) ((acc0[r][n] + acc1[r][n]) * vs).store(S + r * ldS + c + n * W);
     return;
   }
-#if defined(CPU_CAPABILITY_AVX512)
-done:
 #endif
+  // Without AVX-512 (vLLM writes this layout only on AMX CPUs): scalar.
+  for (int n = 0; n < NC; ++n) {
+    for (int64_t i = 0; i < W; ++i) {
+      for (int r = 0; r < RB; ++r) {
+        float s = 0.f;
+        for (int64_t d = 0; d < D; ++d) s += Q[r * D + d] * static_cast<float>(*k_at(p, blk, d, j + n * W + i));
+        S[r * ldS + c + n * W + i] = s * p.scale;
+      }
+    }
+  }
+}
+
+// The transposed layout: dimension d of NC·W consecutive keys is contiguous, and with NC·W = bs
+// a block's K region is read front to back. RB·NC accumulators stay in registers.
+template <typename T, int RB, int NC>
+inline void score_chunk_t(const Problem& p, const float* Q, const T* base, float* S, int64_t ldS,
+                          int64_t c) {
+  Vec acc[RB][NC];
+  for (int r = 0; r < RB; ++r)
+    for (int n = 0; n < NC; ++n) acc[r][n] = Vec(0.f);
+  const int64_t D = p.D, bs = p.bs;
+  for (int64_t d = 0; d < D; ++d) {
+    Vec q[RB];
+    for (int r = 0; r < RB; ++r) q[r] = Vec(Q[r * D + d]);
+    const T* kd = base + d * bs;
+    for (int n = 0; n < NC; ++n) {
+      const Vec k = load_w(kd + n * W);
+      for (int r = 0; r < RB; ++r) acc[r][n] = at::vec::fmadd(q[r], k, acc[r][n]);
+    }
+  }
   const Vec vs(p.scale);
   for (int r = 0; r < RB; ++r)
-    for (int n = 0; n < NC; ++n) ((acc0[r][n] + acc1[r][n]) * vs).store(S + r * ldS + c + n * W);
+    for (int n = 0; n < NC; ++n) (acc[r][n] * vs).store(S + r * ldS + c + n * W);
+}
+
+// Widest key chunk (in vectors) for RB rows: RB·NC accumulators within the register file.
+constexpr int wide_chunks(int RB) {
+  const int budget = W == 16 ? 24 : 12;
+  const int n = budget / RB;
+  return n >= 8 ? 8 : n >= 4 ? 4 : n >= 2 ? 2 : 1;
 }
 
 // Scores of rows [0, RB) against keys [kbase, kend) of request `req`, KV head `kvh`; kbase is a
@@ -208,16 +216,45 @@ void score_rows(const Problem& p, const float* Q, int64_t req, int64_t kvh, int6
                 int64_t kend, float* S, int64_t ldS) {
   const T* kc = static_cast<const T*>(p.kc);
   const int32_t* row = p.table + req * p.t_sr;
+  const int64_t region = p.bs * p.D * static_cast<int64_t>(sizeof(T));  // bytes of K per (block, head)
   int64_t key = kbase;
   while (key < kend) {
     const int64_t b = key / p.bs;
     const T* blk = kc + static_cast<int64_t>(row[b]) * p.k_sb + kvh * p.k_sh;
     const int64_t bend = std::min(kend, (b + 1) * p.bs);
+    // The blocks of a request are scattered over the cache: the hardware prefetchers cannot
+    // follow; ask for the next K region (this head's next block, else the next head's first
+    // block) while this one is computed.
+    const T* next = nullptr;
+    if (bend < kend) {
+      next = kc + static_cast<int64_t>(row[b + 1]) * p.k_sb + kvh * p.k_sh;
+    } else if (kvh + 1 < p.Hkv) {
+      next = kc + static_cast<int64_t>(row[kbase / p.bs]) * p.k_sb + (kvh + 1) * p.k_sh;
+    }
+    if (next != nullptr) {
+      const char* c = reinterpret_cast<const char*>(next);
+      for (int64_t off = 0; off < region; off += 64) __builtin_prefetch(c + off, 0, 2);
+    }
     int64_t j = key - b * p.bs;
+    if (p.layout == kTransposed) {
+      constexpr int NC = wide_chunks(RB);
+      for (; key + NC * W <= bend; key += NC * W, j += NC * W)
+        score_chunk_t<T, RB, NC>(p, Q, blk + j, S, ldS, key - kbase);
+      if constexpr (NC > 4) {
+        for (; key + 4 * W <= bend; key += 4 * W, j += 4 * W)
+          score_chunk_t<T, RB, 4>(p, Q, blk + j, S, ldS, key - kbase);
+      }
+      if constexpr (NC > 2) {
+        for (; key + 2 * W <= bend; key += 2 * W, j += 2 * W)
+          score_chunk_t<T, RB, 2>(p, Q, blk + j, S, ldS, key - kbase);
+      }
+      for (; key < bend; key += W, j += W) score_chunk_t<T, RB, 1>(p, Q, blk + j, S, ldS, key - kbase);
+      continue;
+    }
     // AMX tiles pair chunks only within a 16-token tile group, which W = 16 chunks respect.
     for (; key + 2 * W <= bend; key += 2 * W, j += 2 * W)
-      score_chunk<T, RB, 2>(p, Q, blk, j, S, ldS, key - kbase);
-    for (; key < bend; key += W, j += W) score_chunk<T, RB, 1>(p, Q, blk, j, S, ldS, key - kbase);
+      score_chunk_amx<T, RB, 2>(p, Q, blk, j, S, ldS, key - kbase);
+    for (; key < bend; key += W, j += W) score_chunk_amx<T, RB, 1>(p, Q, blk, j, S, ldS, key - kbase);
   }
 }
 
