@@ -192,3 +192,42 @@ def test_bad_block_table_raises(ext):
     with pytest.raises(RuntimeError, match="block-table entry out of range"):
         ext.paged_stats(q, kv_cache, table, qsl, seq_lens, 0, 0.125, 0.0, 0, 4, torch.zeros(1, 2, 3),
                         torch.zeros(1, dtype=torch.int32))
+
+
+@pytest.mark.parametrize("isa,dtype", [("vec", torch.float32), ("amx", torch.bfloat16)])
+def test_fallback_without_kernel_agrees(ext, isa, dtype):
+    """The per-request he.attention path (no compiler) gives the kernel's statistics."""
+    from types import SimpleNamespace
+
+    from headentropy.vllm.backend import _KEY_LAYOUTS, EntropyCPUAttentionImpl
+
+    if isa == "amx" and not _amx():
+        pytest.skip("this CPU has no AMX tiles")
+    requests = [(1, 70), (12, 40), (1, 1), (5, 5)]
+    kv_cache, table, qsl, seq_lens, _ = _build(isa, dtype, 32, 64, 3, requests, seed=5)
+    T = int(qsl[-1])
+    q = torch.randn(T, 9, 64).to(dtype)
+    out, n_keys = torch.empty(T, 9, 3), torch.empty(T, dtype=torch.int32)
+    ext.paged_stats(q, kv_cache, table, qsl, seq_lens, LAYOUT_CODES[isa], 0.125, 0.0, 0, 4, out, n_keys)
+    raw = kv_cache.view(kv_cache.shape[0], 3, -1)[:, :, : 32 * 64]
+    meta = SimpleNamespace(query_start_loc=qsl, seq_lens=seq_lens, block_table=table)
+    stats, keys = EntropyCPUAttentionImpl._record_per_request(SimpleNamespace(scale=0.125), raw, _KEY_LAYOUTS[isa],
+                                                              q, meta, 32, None, None)
+    assert torch.equal(keys, n_keys)
+    torch.testing.assert_close(stats, out, rtol=0, atol=3e-5)
+
+
+def test_backend_falls_back_when_the_kernel_cannot_be_built(monkeypatch):
+    import headentropy.vllm.backend as backend
+
+    def unavailable():
+        raise loader.KernelUnavailable("no C++ compiler found")
+
+    monkeypatch.setattr(loader.PAGED, "load", unavailable)
+    monkeypatch.setattr(backend, "KERNEL", "auto")
+    assert backend._paged_kernel() is None
+    monkeypatch.setattr(backend, "KERNEL", "paged")
+    with pytest.raises(loader.KernelUnavailable):
+        backend._paged_kernel()
+    monkeypatch.setattr(backend, "KERNEL", "torch")  # an he.attention backend: the per-request path
+    assert backend._paged_kernel() is None
