@@ -209,6 +209,25 @@ constexpr int wide_chunks(int RB) {
   return n >= 8 ? 8 : n >= 4 ? 4 : n >= 2 ? 2 : 1;
 }
 
+// Prefetch (into L2) the cache lines holding keys [j0, j1) of a block's K region.
+template <typename T>
+inline void prefetch_keys(const Problem& p, const T* blk, int64_t j0, int64_t j1) {
+  constexpr int64_t line = 64 / static_cast<int64_t>(sizeof(T));  // elements per cache line
+  if (j1 <= j0) return;
+  if (p.layout == kTransposed) {  // row d: elements d·bs + [j0, j1)
+    for (int64_t d = 0; d < p.D; ++d) {
+      const T* r = blk + d * p.bs;
+      for (int64_t j = j0; j < j1; j += line) __builtin_prefetch(r + j, 0, 2);
+      __builtin_prefetch(r + j1 - 1, 0, 2);
+    }
+  } else {  // 16-token groups, each D·16 contiguous elements
+    for (int64_t g = j0 / 16; g < (j1 + 15) / 16; ++g) {
+      const T* r = blk + g * 16 * p.D;
+      for (int64_t e = 0; e < 16 * p.D; e += line) __builtin_prefetch(r + e, 0, 2);
+    }
+  }
+}
+
 // Scores of rows [0, RB) against keys [kbase, kend) of request `req`, KV head `kvh`; kbase is a
 // multiple of W, kend is rounded up to one. Columns are key - kbase.
 template <typename T, int RB>
@@ -216,24 +235,21 @@ void score_rows(const Problem& p, const float* Q, int64_t req, int64_t kvh, int6
                 int64_t kend, float* S, int64_t ldS) {
   const T* kc = static_cast<const T*>(p.kc);
   const int32_t* row = p.table + req * p.t_sr;
-  const int64_t region = p.bs * p.D * static_cast<int64_t>(sizeof(T));  // bytes of K per (block, head)
   int64_t key = kbase;
   while (key < kend) {
     const int64_t b = key / p.bs;
     const T* blk = kc + static_cast<int64_t>(row[b]) * p.k_sb + kvh * p.k_sh;
     const int64_t bend = std::min(kend, (b + 1) * p.bs);
     // The blocks of a request are scattered over the cache: the hardware prefetchers cannot
-    // follow; ask for the next K region (this head's next block, else the next head's first
-    // block) while this one is computed.
-    const T* next = nullptr;
+    // follow. Ask for the lines of the next K region that will be read (this head's next block,
+    // else the next head's first block) while this one is computed.
     if (bend < kend) {
-      next = kc + static_cast<int64_t>(row[b + 1]) * p.k_sb + kvh * p.k_sh;
+      prefetch_keys(p, kc + static_cast<int64_t>(row[b + 1]) * p.k_sb + kvh * p.k_sh, 0,
+                    std::min(kend, (b + 2) * p.bs) - (b + 1) * p.bs);
     } else if (kvh + 1 < p.Hkv) {
-      next = kc + static_cast<int64_t>(row[kbase / p.bs]) * p.k_sb + (kvh + 1) * p.k_sh;
-    }
-    if (next != nullptr) {
-      const char* c = reinterpret_cast<const char*>(next);
-      for (int64_t off = 0; off < region; off += 64) __builtin_prefetch(c + off, 0, 2);
+      const int64_t b0 = kbase / p.bs;
+      prefetch_keys(p, kc + static_cast<int64_t>(row[b0]) * p.k_sb + (kvh + 1) * p.k_sh, kbase - b0 * p.bs,
+                    std::min(kend, (b0 + 1) * p.bs) - b0 * p.bs);
     }
     int64_t j = key - b * p.bs;
     if (p.layout == kTransposed) {
@@ -359,6 +375,18 @@ struct Task {
   int32_t req, kvh, r0, r1;
 };
 
+// Prefetch the first block a task reads.
+template <typename T>
+void prefetch_task(const Problem& p, const Task& t) {
+  const int64_t Lq = p.qsl[t.req + 1] - p.qsl[t.req], Lk = p.seq_lens[t.req];
+  int64_t lo, hi;
+  visible(p, Lk - Lq + t.r0 / p.G, lo, hi);
+  const int64_t b = lo / p.bs;
+  const T* blk = static_cast<const T*>(p.kc) + static_cast<int64_t>(p.table[t.req * p.t_sr + b]) * p.k_sb +
+                 t.kvh * p.k_sh;
+  prefetch_keys(p, blk, lo - b * p.bs, std::min(Lk, (b + 1) * p.bs) - b * p.bs);
+}
+
 template <typename T>
 void run_all(const Problem& p) {
   std::vector<Task> tasks;
@@ -380,7 +408,13 @@ void run_all(const Problem& p) {
   // Under ~1e5 scores a call takes tens of µs: threads would cost more than they save.
   if (at::get_num_threads() == 1 || work * p.D < (int64_t{1} << 22)) {
     static thread_local Workspace ws;
-    for (const Task& t : tasks) run_tile<T>(p, t.req, t.kvh, t.r0, t.r1, ws);
+    for (int64_t i = 0; i < n; ++i) {
+      const Task& t = tasks[i];
+      // A request's last head: its successor is another request, whose first block no
+      // prefetch inside run_tile announces.
+      if (t.kvh == p.Hkv - 1 && i + 1 < n && tasks[i + 1].req != t.req) prefetch_task<T>(p, tasks[i + 1]);
+      run_tile<T>(p, t.req, t.kvh, t.r0, t.r1, ws);
+    }
     return;
   }
   at::parallel_for(0, n, 1, [&](int64_t b, int64_t e) {
