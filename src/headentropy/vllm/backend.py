@@ -5,14 +5,14 @@ calls the parent's `forward` unchanged (the engine's kernel writes `output`: gre
 token-identical by construction), then, when the step is being recorded, computes Shannon,
 Rényi-2 and sink mass of every query token from `query` and the paged KV cache:
 
-* per request (rows of `query_start_loc`), the request's keys are gathered from its block-table
-  blocks (`seq_lens[i]` keys, no N×N anywhere) and `he.attention(q, k, None, causal=True)` runs
-  the statistics-only path (v=None: no P·V work). Bottom-right causal alignment handles chunked
-  prefill and decode (Lq < Lk) the same way; Hq % Hkv handles GQA. (Decode rows batched into
-  one call with keys padded to the longest row and a key mask measured slower in the engine:
-  34.5 s vs 24.8 s of statistics for benchmarks/bench_vllm.py --eager; the padded copies cost
-  more than the calls saved. The way to the throughput bar is a kernel that reads the paged
-  cache itself.)
+* one call per layer and step covers every request: `paged_stats` (kernels/cpu/paged_entropy.cpp,
+  built and cached like the `cpu` backend's kernel) walks each request's block-table row, reads K
+  where it lies in the cache (no gathered copy), computes each query row's scores in fp32 and
+  writes `[tokens, heads, 3]` statistics plus each token's visible key count. Bottom-right causal
+  alignment handles chunked prefill and decode (Lq < Lk) the same way; Hq % Hkv handles GQA.
+  Without a compiler (or with HEADENTROPY_VLLM_KERNEL set to an `he.attention` backend name) the
+  fallback is one `he.attention(q, k, None, causal=True)` per request on gathered keys, about
+  ten times slower in the engine.
 * vLLM's CPU cache is `[num_blocks, num_kv_heads, block_size, 2 * head_size]`; the first
   `block_size * head_size` elements of each (block, head) hold K in an ISA-specific order
   (`_KEY_LAYOUTS`, found by writing known keys with `cpu_attn_reshape_and_cache`):
@@ -33,6 +33,7 @@ import torch
 from vllm.v1.attention.backend import AttentionType
 from vllm.v1.attention.backends.cpu_attn import CPUAttentionBackend, CPUAttentionBackendImpl
 
+from ..kernels.cpu import loader
 from ..kernels.dispatch import attention
 from .collector import COLLECTOR, STRICT, install_runner_hook
 
@@ -56,8 +57,39 @@ def _keys_amx(raw: torch.Tensor, blocks: torch.Tensor, block_size: int, D: int) 
 # ISA -> reader: (K region [blocks, Hkv, bs*D], block ids [..., n], bs, D) -> keys [..., Hkv, n*bs, D]
 _KEY_LAYOUTS = {"vec": _keys_transposed, "vec16": _keys_transposed, "amx": _keys_amx}
 
+# ISA -> the `layout` argument of paged_entropy.cpp's paged_stats.
+LAYOUT_CODES = {"vec": 0, "vec16": 0, "amx": 1}
+
 _LOGGED_LAYOUTS: set[str] = set()
-KERNEL = os.environ.get("HEADENTROPY_VLLM_KERNEL", "auto")  # he.attention backend for the statistics
+# "auto": the paged-cache kernel, else (no compiler) he.attention per request; "paged": the
+# kernel or an error; any other value: he.attention per request with that backend ("cpu", "torch").
+KERNEL = os.environ.get("HEADENTROPY_VLLM_KERNEL", "auto")
+
+
+def _paged_kernel():
+    """The compiled paged-cache statistics kernel, or None where it cannot be built (see KERNEL)."""
+    if KERNEL not in ("auto", "paged"):
+        return None
+    try:
+        module = loader.PAGED.load()
+    except loader.KernelUnavailable:
+        if KERNEL == "paged":
+            raise
+        if "fallback" in _LOGGED_LAYOUTS:
+            return None
+        _LOGGED_LAYOUTS.add("fallback")
+        logger.warning("headentropy: the paged-cache statistics kernel is unavailable; statistics use "
+                       "one he.attention call per request (slower)")
+        return None
+    if "kernel" not in _LOGGED_LAYOUTS:
+        _LOGGED_LAYOUTS.add("kernel")
+        logger.info("headentropy (%s): statistics from the paged-cache kernel %s",
+                    os.path.dirname(os.path.dirname(__file__)), module.__file__)
+    return module
+
+
+def _int32(x: torch.Tensor) -> torch.Tensor:
+    return x if x.dtype == torch.int32 and x.is_contiguous() else x.to(torch.int32).contiguous()
 
 
 def _layer_index(name: str) -> int:
@@ -73,6 +105,8 @@ class EntropyCPUAttentionImpl(CPUAttentionBackendImpl):
         super().__init__(*args, **kwargs)
         install_runner_hook()
         self._checked_layout = False
+        self._layer = None  # layer index, from the layer's name on the first call
+        self._ext = _paged_kernel()
         reasons = []
         if self.attn_type != AttentionType.DECODER:
             reasons.append(f"attention type {self.attn_type}")
@@ -124,10 +158,26 @@ class EntropyCPUAttentionImpl(CPUAttentionBackendImpl):
             self._check_layout(raw, read_keys, key[:T].view(T, num_kv_heads, D), meta.slot_mapping[:T],
                                block_size, isa)
 
-        qsl = meta.query_start_loc.tolist()
-        seq_lens = meta.seq_lens.tolist()
         window = None if self.sliding_window in (None, -1) else int(self.sliding_window)
         softcap = float(self.logits_soft_cap) if self.logits_soft_cap else None
+        if self._layer is None:
+            self._layer = _layer_index(layer.layer_name)
+        if self._ext is not None:
+            stats = torch.empty(T, H, 3, dtype=torch.float32)
+            n_keys = torch.empty(T, dtype=torch.int32)
+            self._ext.paged_stats(q_all, kv_cache, _int32(meta.block_table), _int32(meta.query_start_loc),
+                                  _int32(meta.seq_lens), LAYOUT_CODES[isa], self.scale, softcap or 0.0,
+                                  window or 0, SINK_TOKENS, stats, n_keys)
+        else:
+            stats, n_keys = self._record_per_request(raw, read_keys, q_all, meta, block_size, window, softcap)
+        COLLECTOR.add_layer(self._layer, meta, stats, n_keys, (num_blocks, block_size))
+
+    def _record_per_request(self, raw, read_keys, q_all, meta, block_size, window, softcap):
+        """The fallback without the compiled kernel: gathered keys, one he.attention per request."""
+        T, H, D = q_all.shape
+        qsl = meta.query_start_loc.tolist()
+        seq_lens = meta.seq_lens.tolist()
+        backend = "auto" if KERNEL in ("auto", "paged") else KERNEL
         stats = torch.zeros(T, H, 3, dtype=torch.float32)
         n_keys = torch.zeros(T, dtype=torch.int32)
         for i in range(len(qsl) - 1):  # one call per request: prefill chunk or decode row
@@ -139,11 +189,11 @@ class EntropyCPUAttentionImpl(CPUAttentionBackendImpl):
             k = read_keys(raw, meta.block_table[i, :nblk].long(), block_size, D)[:, :sl]  # [Hkv, sl, D]
             q = q_all[qs:qe].permute(1, 0, 2)  # [H, Lq, D]
             r = attention(q[None], k[None], None, causal=True, scale=self.scale, softcap=softcap,
-                          window=window, sink_tokens=SINK_TOKENS, backend=KERNEL)
+                          window=window, sink_tokens=SINK_TOKENS, backend=backend)
             stats[qs:qe] = torch.stack([r.shannon[0], r.renyi2[0], r.sink_mass[0]], dim=-1).transpose(0, 1)
             pos = torch.arange(sl - (qe - qs), sl, dtype=torch.int32)
             n_keys[qs:qe] = pos + 1 if window is None else torch.clamp(pos + 1, max=window)
-        COLLECTOR.add_layer(_layer_index(layer.layer_name), meta, stats, n_keys, (num_blocks, block_size))
+        return stats, n_keys
 
     def _check_layout(self, raw, read_keys, key, slot_mapping, block_size, isa) -> None:
         slots = slot_mapping.long()

@@ -1,13 +1,17 @@
-"""Build (once) and load the fused CPU kernel as a PyTorch C++ extension.
+"""Build (once) and load the fused CPU kernels as PyTorch C++ extensions.
 
-The extension is compiled on first use with `torch.utils.cpp_extension.load` into
-`user_cache_dir("headentropy")/cpu_kernel/<key>/`, where `<key>` hashes the C++ source, the torch
-and Python versions, the compiler flags and the CPU's instruction-set flags (the build uses
-`-march=native`). Later processes import the cached shared object directly, without a compiler.
+Each extension (`Extension`: the fused attention kernel `attention_entropy.cpp`, and
+`paged_entropy.cpp`, the statistics kernel that reads vLLM's paged KV cache) is compiled on first
+use with `torch.utils.cpp_extension.load` into `user_cache_dir("headentropy")/<dir>/<key>/`,
+where `<key>` hashes the C++ source, the torch and Python versions, the compiler flags and the
+CPU's instruction-set flags (the build uses `-march=native`). Later processes import the cached
+shared object directly, without a compiler.
 
 Where the build is impossible (no compiler, failed compile), `load()` raises
-`KernelUnavailable` with the reason, after one `RuntimeWarning` per process; the backend's probe
-turns that into `(False, reason)`, so `backend="auto"` falls back to the `torch` backend.
+`KernelUnavailable` with the reason, after one `RuntimeWarning` per process and extension; the
+backend's probe turns that into `(False, reason)`, so `backend="auto"` falls back to the `torch`
+backend. The module-level functions (`load`, `build_key`, `build_dir`, `module_name`, `reset`)
+are those of the attention kernel; `PAGED` is the paged-cache kernel.
 """
 
 from __future__ import annotations
@@ -37,12 +41,7 @@ LDFLAGS = ("-fopenmp",)
 
 
 class KernelUnavailable(RuntimeError):
-    """The fused CPU kernel cannot be built or loaded here; the message says why."""
-
-
-_lock = threading.Lock()
-_module: ModuleType | None = None
-_error: str | None = None
+    """A compiled CPU kernel cannot be built or loaded here; the message says why."""
 
 
 def _cpu_flags() -> str:
@@ -61,33 +60,96 @@ def cflags() -> tuple[str, ...]:
     return ("-O3", f"-march={os.environ.get(ARCH_ENV, 'native')}", "-fopenmp", "-std=c++17")
 
 
-def build_key(source: bytes | None = None) -> str:
-    import torch
-
-    h = hashlib.sha256()
-    for part in (
-        SOURCE.read_bytes() if source is None else source,
-        torch.__version__.encode(),
-        sys.version.encode(),
-        " ".join(cflags() + LDFLAGS).encode(),
-        _cpu_flags().encode(),
-    ):
-        h.update(part)
-        h.update(b"\0")
-    return h.hexdigest()[:16]
-
-
-def build_dir() -> Path:
-    return cache_root() / "cpu_kernel" / build_key()
-
-
-def module_name() -> str:
-    return f"headentropy_cpu_{build_key()}"
-
-
 def find_compiler() -> str | None:
     """The C++ compiler torch.utils.cpp_extension would use ($CXX or c++), if it exists."""
     return shutil.which(os.environ.get("CXX", "c++"))
+
+
+class Extension:
+    """One C++ source built into its own cached extension module, loaded once per process."""
+
+    def __init__(self, source: Path, prefix: str, subdir: str, what: str) -> None:
+        self.source = source  # the .cpp file
+        self.prefix = prefix  # module name prefix (the build key follows)
+        self.subdir = subdir  # folder under the cache root
+        self.what = what  # for messages: "the fused CPU kernel"
+        self._lock = threading.Lock()
+        self._module: ModuleType | None = None
+        self._error: str | None = None
+
+    def build_key(self, source: bytes | None = None) -> str:
+        import torch
+
+        h = hashlib.sha256()
+        for part in (
+            self.source.read_bytes() if source is None else source,
+            torch.__version__.encode(),
+            sys.version.encode(),
+            " ".join(cflags() + LDFLAGS).encode(),
+            _cpu_flags().encode(),
+        ):
+            h.update(part)
+            h.update(b"\0")
+        return h.hexdigest()[:16]
+
+    def build_dir(self) -> Path:
+        return cache_root() / self.subdir / self.build_key()
+
+    def module_name(self) -> str:
+        return f"{self.prefix}_{self.build_key()}"
+
+    def _build(self, name: str, directory: Path) -> ModuleType:
+        if find_compiler() is None:
+            raise KernelUnavailable(
+                f"no C++ compiler found (looked for {os.environ.get('CXX', 'c++')!r} on PATH; "
+                "install g++ or set CXX)"
+            )
+        directory.mkdir(parents=True, exist_ok=True)
+        print(
+            f"headentropy: compiling {self.what} (once, about a minute) into {directory}",
+            file=sys.stderr,
+            flush=True,
+        )
+        from torch.utils import cpp_extension
+
+        return cpp_extension.load(
+            name=name,
+            sources=[str(self.source)],
+            extra_cflags=list(cflags()),
+            extra_ldflags=list(LDFLAGS),
+            build_directory=str(directory),
+            verbose=False,
+        )
+
+    def load(self) -> ModuleType:
+        """The compiled extension (built on the first call of the process if not cached)."""
+        if self._module is not None:
+            return self._module
+        with self._lock:
+            if self._module is not None:
+                return self._module
+            if self._error is not None:
+                raise KernelUnavailable(self._error)
+            name, directory = self.module_name(), self.build_dir()
+            try:
+                self._module = _import_built(name, directory) or self._build(name, directory)
+            except Exception as exc:  # any build/import failure means: use another backend
+                reason = str(exc) if isinstance(exc, KernelUnavailable) else _summarise(exc)
+                self._error = reason
+                warnings.warn(
+                    f"headentropy: {self.what} is unavailable ({reason}); "
+                    "backend='auto' uses the portable 'torch' backend instead.",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
+                raise KernelUnavailable(reason) from exc
+            return self._module
+
+    def reset(self) -> None:
+        """Forget the loaded module and any recorded failure (tests; a new cache dir)."""
+        with self._lock:
+            self._module = None
+            self._error = None
 
 
 def _import_built(name: str, directory: Path) -> ModuleType | None:
@@ -102,56 +164,6 @@ def _import_built(name: str, directory: Path) -> ModuleType | None:
     return None
 
 
-def _build(name: str, directory: Path) -> ModuleType:
-    if find_compiler() is None:
-        raise KernelUnavailable(
-            f"no C++ compiler found (looked for {os.environ.get('CXX', 'c++')!r} on PATH; "
-            "install g++ or set CXX)"
-        )
-    directory.mkdir(parents=True, exist_ok=True)
-    print(
-        f"headentropy: compiling the fused CPU kernel (once, about a minute) into {directory}",
-        file=sys.stderr,
-        flush=True,
-    )
-    from torch.utils import cpp_extension
-
-    return cpp_extension.load(
-        name=name,
-        sources=[str(SOURCE)],
-        extra_cflags=list(cflags()),
-        extra_ldflags=list(LDFLAGS),
-        build_directory=str(directory),
-        verbose=False,
-    )
-
-
-def load() -> ModuleType:
-    """The compiled extension (built on the first call of the process if not cached)."""
-    global _module, _error
-    if _module is not None:
-        return _module
-    with _lock:
-        if _module is not None:
-            return _module
-        if _error is not None:
-            raise KernelUnavailable(_error)
-        name, directory = module_name(), build_dir()
-        try:
-            _module = _import_built(name, directory) or _build(name, directory)
-        except Exception as exc:  # any build/import failure means: use another backend
-            reason = str(exc) if isinstance(exc, KernelUnavailable) else _summarise(exc)
-            _error = reason
-            warnings.warn(
-                f"headentropy: the fused CPU kernel is unavailable ({reason}); "
-                "backend='auto' uses the portable 'torch' backend instead.",
-                RuntimeWarning,
-                stacklevel=2,
-            )
-            raise KernelUnavailable(reason) from exc
-        return _module
-
-
 def _summarise(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     if len(text) > 300:
@@ -159,9 +171,31 @@ def _summarise(exc: BaseException) -> str:
     return f"building the C++ extension failed: {type(exc).__name__}: {text}"
 
 
+# The fused attention kernel (the `cpu` backend).
+KERNEL = Extension(SOURCE, "headentropy_cpu", "cpu_kernel", "the fused CPU kernel")
+# Statistics straight from vLLM's paged CPU KV cache (headentropy.vllm); same flags and cache.
+PAGED = Extension(Path(__file__).with_name("paged_entropy.cpp"), "headentropy_paged", "paged_kernel",
+                  "the paged-cache statistics kernel")
+
+
+def build_key(source: bytes | None = None) -> str:
+    return KERNEL.build_key(source)
+
+
+def build_dir() -> Path:
+    return KERNEL.build_dir()
+
+
+def module_name() -> str:
+    return KERNEL.module_name()
+
+
+def load() -> ModuleType:
+    """The compiled attention kernel (built on the first call of the process if not cached)."""
+    return KERNEL.load()
+
+
 def reset() -> None:
-    """Forget the loaded module and any recorded failure (tests; a new cache dir)."""
-    global _module, _error
-    with _lock:
-        _module = None
-        _error = None
+    """Forget the loaded modules and any recorded failures (tests; a new cache dir)."""
+    KERNEL.reset()
+    PAGED.reset()
