@@ -25,6 +25,7 @@ import ast
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import sysconfig
@@ -32,7 +33,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness import cpu_description, emit
+from harness import cpu_description, emit, peak_rss_during
 
 MIN_WORDS, MAX_WORDS = 6, 400
 
@@ -132,39 +133,59 @@ def run_child_rss(args) -> None:
 
     torch.set_num_threads(args.threads)
     model, tok = he.load_model("smollm2")
+    runs = []
     with tempfile.TemporaryDirectory() as out:
         t = time.perf_counter()
-        run = profile_corpus(model, tok, args.child_rss, out, batch_size=args.batch_size,
-                             max_length=args.rss_max_length, limit=args.child_limit, quiet=True)
+        # The process's high-water mark can be set by loading the model; the run's own peak above
+        # the RSS it started from is what would grow with the corpus.
+        extra = peak_rss_during(lambda: runs.append(profile_corpus(
+            model, tok, args.child_rss, out, batch_size=args.batch_size, max_length=args.rss_max_length,
+            limit=args.child_limit, quiet=True)))
         seconds = time.perf_counter() - t
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # Linux: KiB
-    print(json.dumps({"texts": run.texts, "tokens": run.tokens, "peak_rss_mib": peak_kib / 1024, "seconds": seconds}))
+    print(json.dumps({"texts": runs[0].texts, "tokens": runs[0].tokens, "peak_rss_mib": peak_kib / 1024,
+                      "run_extra_mib": extra / 2**20, "seconds": seconds}))
 
 
-def workers(corpus: Path, limit: int, batch_size: int, max_length: int) -> list[tuple[str, float, int]]:
-    """(configuration, wall seconds, tokens) for in-process, 1 and 2 Ray workers on the same texts."""
+def workers(corpus: Path, limit: int, batch_size: int, max_length: int, rounds: int) -> list[list]:
+    """[configuration, [wall seconds per round], tokens] for in-process, 1 and 2 Ray workers on the
+    same texts, `rounds` rounds in alternating order (the machine's load changes between runs)."""
     import headentropy as he
     from headentropy.corpus import profile_corpus
+    import torch
+
     from headentropy.corpus.distributed import profile_corpus_ray
 
-    rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        t = time.perf_counter()
+    shard = max(1, limit // 8)
+    cpus = os.cpu_count() or 1
+
+    def local(out: Path):
         model, tok = he.load_model("smollm2")
-        run = profile_corpus(model, tok, corpus, Path(tmp) / "local", batch_size=batch_size, max_length=max_length,
-                             limit=limit, shard_size=max(1, limit // 8), quiet=True)
-        rows.append(("in this process (model load included)", time.perf_counter() - t, run.tokens))
-        del model
-        reference = run.aggregate
-        for n in (1, 2):
-            t = time.perf_counter()
-            run = profile_corpus_ray("smollm2", corpus, Path(tmp) / f"ray{n}", workers=n, batch_size=batch_size,
-                                     max_length=max_length, limit=limit, shard_size=max(1, limit // 8), quiet=True)
-            rows.append((f"Ray, {n} worker{'s' if n > 1 else ''} (1 thread each; start + load included)",
-                         time.perf_counter() - t, run.tokens))
-            diff = float((run.aggregate.layer_profile() - reference.layer_profile()).abs().max())
-            assert diff < 1e-5, f"{n} Ray workers disagree with the local run: {diff}"
-    return rows
+        return profile_corpus(model, tok, corpus, out, batch_size=batch_size, max_length=max_length, limit=limit,
+                              shard_size=shard, quiet=True)
+
+    def ray(n: int):
+        return lambda out: profile_corpus_ray("smollm2", corpus, out, workers=n, batch_size=batch_size,
+                                              max_length=max_length, limit=limit, shard_size=shard, quiet=True)
+
+    configs = {f"in this process, {torch.get_num_threads()} torch thread(s) (model load included)": local}
+    for n in (1, 2):  # distributed.py gives each local worker cpu_count // n threads
+        configs[f"Ray, {n} worker{'s' if n > 1 else ''} × {max(1, cpus // n)} torch thread(s) "
+                "(Ray start + model loads included)"] = ray(n)
+    seconds: dict[str, list[float]] = {name: [] for name in configs}
+    reference, tokens = None, 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(rounds):
+            for i, (name, fn) in enumerate(configs.items() if r % 2 == 0 else reversed(configs.items())):
+                t = time.perf_counter()
+                run = fn(Path(tmp) / f"r{r}-{i}")
+                seconds[name].append(time.perf_counter() - t)
+                tokens = run.tokens
+                if reference is None:
+                    reference = run.aggregate
+                diff = float((run.aggregate.layer_profile() - reference.layer_profile()).abs().max())
+                assert diff < 1e-5, f"{name} disagrees with the first run: {diff}"
+    return [[name, s, tokens] for name, s in seconds.items()]
 
 
 def header_lines(res: dict) -> list[str]:
@@ -190,20 +211,27 @@ def throughput_lines(r: dict, max_length: int) -> list[str]:
 
 def memory_lines(small: dict, big: dict, batch_size: int, max_length: int) -> list[str]:
     growth = big["peak_rss_mib"] / small["peak_rss_mib"]
+    extra = "run_extra_mib" in small
     return [f"Memory: a fresh process runs `profile_corpus` (batch {batch_size}, texts cut to {max_length} tokens) "
-            "over the first N texts; peak RSS is the process's ru_maxrss (model and imports included).", "",
-            "| texts | tokens | wall s | peak RSS MiB |", "|---:|---:|---:|---:|",
-            *[f"| {x['texts']} | {x['tokens']} | {x['seconds']:.0f} | {x['peak_rss_mib']:.0f} |" for x in (small, big)],
+            "over the first N texts. Peak RSS is the process's ru_maxrss (model and imports included); the run's "
+            "own peak is the highest RSS sampled during `profile_corpus` above the RSS it started from.", "",
+            "| texts | tokens | wall s | peak RSS MiB | run's own peak MiB |", "|---:|---:|---:|---:|---:|",
+            *[f"| {x['texts']} | {x['tokens']} | {x['seconds']:.0f} | {x['peak_rss_mib']:.0f} | "
+              f"{x['run_extra_mib']:.0f} |" if extra else
+              f"| {x['texts']} | {x['tokens']} | {x['seconds']:.0f} | {x['peak_rss_mib']:.0f} | not measured |"
+              for x in (small, big)],
             "", f"Peak RSS at {big['texts']} texts / at {small['texts']}: **{growth:.3f}×** (bar: within 10% — "
             f"{'holds' if abs(growth - 1) <= 0.10 else 'NOT met'}).", ""]
 
 
 def worker_lines(rows: list, texts: int) -> list[str]:
-    base = rows[0][1]
-    return [f"Workers: the first {texts} texts, {max(1, texts // 8)}-text shards, every configuration's aggregate "
-            "checked equal to the in-process one (layer profile ≤ 1e-5).", "",
-            "| configuration | wall s | tokens/s | time vs in-process |", "|---|---:|---:|---:|",
-            *[f"| {name} | {s:.1f} | {tok / s:.0f} | {s / base:.2f}× |" for name, s, tok in rows], ""]
+    rows = [(name, [s] if isinstance(s, float) else s, tok) for name, s, tok in rows]  # one round: a float
+    base = statistics.median(rows[0][1])
+    return [f"Workers: the first {texts} texts, {max(1, texts // 8)}-text shards, {len(rows[0][1])} round(s) in "
+            "alternating order; every run's aggregate checked equal to the first's (layer profile ≤ 1e-5).", "",
+            "| configuration | wall s, median (min–max) | tokens/s | time vs in-process |", "|---|---:|---:|---:|",
+            *[f"| {name} | {statistics.median(s):.1f} ({min(s):.1f}–{max(s):.1f}) | {tok / statistics.median(s):.0f} "
+              f"| {statistics.median(s) / base:.2f}× |" for name, s, tok in rows], ""]
 
 
 def report(res: dict) -> str:
@@ -227,6 +255,7 @@ def main() -> None:
     ap.add_argument("--rss-max-length", type=int, default=64, help="tokens per text in the memory runs")
     ap.add_argument("--rss-texts", type=int, nargs=2, default=[1000, 10000])
     ap.add_argument("--worker-texts", type=int, default=400)
+    ap.add_argument("--worker-rounds", type=int, default=2)
     ap.add_argument("--threads", type=int, default=1, help="torch threads in this process and the memory children")
     ap.add_argument("--skip", nargs="*", default=[], choices=["throughput", "memory", "workers"])
     ap.add_argument("--results", default="out/bench/corpus.json", help="where the raw results are saved (JSON)")
@@ -271,7 +300,7 @@ def main() -> None:
                             for n in args.rss_texts])
         if "workers" not in args.skip:
             corpus = write_corpus(Path(tmp), paragraphs[: args.worker_texts])
-            save("workers", workers(corpus, args.worker_texts, args.batch_size, args.max_length))
+            save("workers", workers(corpus, args.worker_texts, args.batch_size, args.max_length, args.worker_rounds))
     emit("bench_corpus", "Corpus runs (`bench_corpus.py`)", report(res), args.write)
 
 
