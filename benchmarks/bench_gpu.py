@@ -43,7 +43,7 @@ def _import_headentropy():
     except ImportError:  # running from a checkout that is not installed
         sys.path.insert(0, str(ROOT / "src"))
         import headentropy  # noqa: F401
-    from headentropy.kernels import triton_fwd
+    from headentropy.kernels.triton import fwd as triton_fwd
     from headentropy.kernels.dispatch import build_problem
 
     return triton_fwd, build_problem
@@ -83,7 +83,7 @@ def measure(N: int, D: int, causal: bool, triton_fwd, build_problem) -> dict:
     problem = build_problem(q, k, v, causal=causal)
 
     def ours(entropy: bool):
-        return triton_fwd._launch(problem, entropy=entropy, check_values=False)
+        return triton_fwd.launch(problem, entropy=entropy, check_values=False)
 
     def sdpa():
         with sdpa_kernel(SDPBackend.FLASH_ATTENTION):
