@@ -65,6 +65,7 @@ def _attn_bwd_kernel(
     MASK_KIND: tl.constexpr,  # 0 none, 1 bool (as uint8), 2 additive float
     HAS_DO: tl.constexpr,  # an upstream gradient reached `out` (and v exists): dP and dV terms
     DROPOUT: tl.constexpr, DOT_PRECISION: tl.constexpr,
+    DS_SPLIT: tl.constexpr,  # bf16/fp16 inputs: dS enters the dq/dk dots as hi + lo
     DOT_IN_FP32: tl.constexpr,  # interpreter + bf16 only: its NumPy dot cannot multiply bf16
 ):
     NEG_INF: tl.constexpr = float("-inf")
@@ -235,14 +236,23 @@ def _attn_bwd_kernel(
                 ds = ds * cap_grad
 
             # ---- accumulate ------------------------------------------------------------------------
+            # dS in q's dtype for the tensor-core dot; for bf16/fp16 as a sum of two rounded parts
+            # (hi + lo), so that dq/dk see dS to ~16 bits instead of 8: one rounding, not two.
+            ds_hi = ds.to(Q.dtype.element_ty)
+            if DS_SPLIT:
+                ds_lo = (ds - ds_hi.to(tl.float32)).to(Q.dtype.element_ty).to(q.dtype)
+            ds_hi = ds_hi.to(q.dtype)
             if FOR_KEYS:
-                dk_acc = tl.dot(tl.trans(ds.to(Q.dtype.element_ty)).to(q.dtype), q, dk_acc,
-                                input_precision=DOT_PRECISION)
-                if HAS_DO:
+                dk_acc = tl.dot(tl.trans(ds_hi), q, dk_acc, input_precision=DOT_PRECISION)
+                if DS_SPLIT:
+                    dk_acc = tl.dot(tl.trans(ds_lo), q, dk_acc, input_precision=DOT_PRECISION)
+                if HAS_DO:  # P rounded to V's dtype, as in the forward's P·V
                     dv_acc = tl.dot(tl.trans(p_v.to(V.dtype.element_ty)).to(do.dtype), do, dv_acc,
                                     input_precision=DOT_PRECISION)
             else:
-                dq_acc = tl.dot(ds.to(Q.dtype.element_ty).to(k.dtype), k, dq_acc, input_precision=DOT_PRECISION)
+                dq_acc = tl.dot(ds_hi, k, dq_acc, input_precision=DOT_PRECISION)
+                if DS_SPLIT:
+                    dq_acc = tl.dot(ds_lo, k, dq_acc, input_precision=DOT_PRECISION)
 
     # ---- store (every element of the program's tile, zeros where nothing was visible) --------
     if FOR_KEYS:
@@ -346,6 +356,7 @@ def launch(
                 HAS_WINDOW=window is not None, HAS_SOFTCAP=softcap is not None,
                 MASK_KIND=mask_kind, HAS_DO=dout is not None, DROPOUT=dropout,
                 DOT_PRECISION="tf32x3" if q.dtype == torch.float32 else "tf32",
+                DS_SPLIT=q.dtype != torch.float32,
                 DOT_IN_FP32=interpret and q.dtype == torch.bfloat16,
                 num_warps=cfg["num_warps"], num_stages=cfg["num_stages"],
             )

@@ -1,0 +1,202 @@
+"""Backend `triton`: the recomputing backward (kernels/triton/bwd.py) and dropout in the kernels.
+
+Everything runs through Triton's interpreter on CPU tensors (the `interp` fixture sets
+TRITON_INTERPRET=1 per test), on small shapes: interpreter blocks are 16×16, so 17–97 rows and
+keys still cross several blocks, tails, the causal diagonal and window edges. The checks are the
+ones the cpu and torch backends pass (tests/kernels/test_gradients.py, test_dropout.py), called
+with backend "triton", plus equality with the cpu backend's gradients and keep-masks.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+pytest.importorskip("triton")
+
+import headentropy as he  # noqa: E402
+from headentropy.kernels.dispatch import build_problem  # noqa: E402
+from headentropy.kernels.triton import backend as triton_backend  # noqa: E402
+
+from . import test_dropout, test_gradients  # noqa: E402
+from .cases import Case  # noqa: E402
+from .test_gradients import (  # noqa: E402
+    GRAD_CASES,
+    OUTPUTS,
+    SINGLE_OUTPUT_CASES,
+    _check_grads_against_oracle,
+    _grads,
+    _weights,
+)
+
+
+@pytest.fixture
+def interp(monkeypatch):
+    """Run the kernels through Triton's interpreter for the duration of one test."""
+    monkeypatch.setenv("TRITON_INTERPRET", "1")
+    yield
+
+
+# --- against autograd through the fp64 oracle (DESIGN §7 tolerance rule) -----------------------
+
+
+# every case in fp32; bf16 on the cases whose rounding differs most (one key, GQA, masks, ×100)
+_BF16_CASES = {GRAD_CASES[i].id for i in (0, 1, 8, 9, 10)}
+GRAD_PARAMS = [
+    pytest.param(case, dtype, id=f"{case.id}-{str(dtype).removeprefix('torch.')}")
+    for case in GRAD_CASES
+    for dtype in (torch.float32, torch.bfloat16)
+    if dtype == torch.float32 or case.id in _BF16_CASES
+]
+
+
+@pytest.mark.parametrize(("case", "dtype"), GRAD_PARAMS)
+def test_gradients_of_all_outputs_within_tolerance_rule(interp, case: Case, dtype):
+    """dq, dk, dv of Σ w·(out, H, H2, lse, sink): odd lengths, Lq ≠ Lk bottom-right causal, GQA,
+    MQA, window, soft-cap, bool/additive masks with fully masked rows, logits ×100, Dv ≠ D."""
+    names = OUTPUTS[1:] if case.stats_only else OUTPUTS
+    _check_grads_against_oracle(case, dtype, "triton", names)
+
+
+@pytest.mark.parametrize("output", OUTPUTS)
+@pytest.mark.parametrize("case", SINGLE_OUTPUT_CASES[:2], ids=lambda c: c.id)  # GQA; soft-cap
+def test_gradient_of_each_output_alone(interp, case: Case, output: str):
+    """Each output's gradient alone (a missing or wrong term cannot hide behind the others)."""
+    _check_grads_against_oracle(case, torch.float32, "triton", (output,))
+
+
+@pytest.mark.parametrize(("case", "blocks"), [(GRAD_CASES[3], "triton-bm16-bn32"), (GRAD_CASES[6], "triton-bm32-bn16")],
+                         ids=["Lq<Lk-bm16-bn32", "window-bm32-bn16"])
+def test_other_block_sizes(interp, case: Case, blocks: str):
+    """Other BLOCK_M/BLOCK_N move the diagonal, window edge and tails to other tile slots (and the
+    dK/dV pass's first query block off the block grid of the dQ pass)."""
+    _check_grads_against_oracle(case, torch.float32, blocks, OUTPUTS)
+
+
+# --- equal to the cpu backend's gradients --------------------------------------------------------
+
+EQUALITY_CASES = [
+    (GRAD_CASES[3], {}),  # GQA, Lq < Lk bottom-right causal
+    (GRAD_CASES[6], {}),  # window
+    (GRAD_CASES[7], {}),  # soft-cap
+    (GRAD_CASES[8], {}),  # bool padding mask with fully masked rows
+    (GRAD_CASES[9], {}),  # additive mask with fully masked rows
+    (GRAD_CASES[1], dict(dropout_p=0.3, dropout_seed=0x5EED_1234_ABCD)),  # dropout, GQA
+    (Case(1, 2, 1, 33, 45, 16, causal=True, window=12), dict(dropout_p=0.5, dropout_seed=-3, sink_tokens=20)),
+]
+
+
+@pytest.mark.parametrize(("case", "extra"), EQUALITY_CASES,
+                         ids=[c.id + ("-dropout" if e else "") for c, e in EQUALITY_CASES])
+def test_gradients_equal_the_cpu_backend(interp, case: Case, extra: dict):
+    """Same problem, same upstream gradients: triton and cpu agree to fp32 rounding (both compute
+    fp32 from the same per-row terms), and under dropout they drop the same scores."""
+    if not he.backends()["cpu"].available:
+        pytest.skip("cpu backend unavailable")
+    (q, k, v), kwargs = case.inputs(torch.float32)
+    kwargs = dict(kwargs, **extra)
+    weights = _weights(case, OUTPUTS)
+    got = _grads(lambda *t: he.attention(*t, backend="triton", **kwargs), (q, k, v), weights)
+    want = _grads(lambda *t: he.attention(*t, backend="cpu", **kwargs), (q, k, v), weights)
+    for label, g, w in zip(("dq", "dk", "dv"), got, want):
+        scale = max(1.0, float(w.abs().max()))
+        torch.testing.assert_close(g, w, rtol=0, atol=2e-5 * scale, msg=lambda m, lb=label: f"{lb}: {m}")
+    if "dropout_p" in extra:  # out itself: the same kept scores, so the same values
+        a = he.attention(q, k, v, backend="triton", **kwargs).out
+        b = he.attention(q, k, v, backend="cpu", **kwargs).out
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+# --- behaviours shared with the other backends ---------------------------------------------------
+
+@pytest.mark.parametrize(
+    "check",
+    [
+        test_gradients.test_fully_masked_rows_get_exactly_zero_gradient,
+        test_gradients.test_result_reports_the_backend_that_ran_and_is_differentiable,
+        test_gradients.test_statistics_only_call_gives_q_and_k_gradients,
+        test_gradients.test_strided_inputs_get_the_same_gradients,
+        test_gradients.test_nonfinite_value_poisons_only_gradients_of_rows_that_see_it,
+        test_dropout.test_statistics_are_those_of_p_before_dropout,
+        test_dropout.test_zero_dropout_is_no_dropout,
+        test_dropout.test_dropped_nonfinite_value_does_not_poison,
+    ],
+    ids=lambda f: f.__name__.removeprefix("test_"),
+)
+def test_shared_behaviour(interp, check):
+    check("triton")
+
+
+@pytest.mark.parametrize("lengths", [(0, 5), (5, 0)], ids=["Lq0", "Lk0"])
+def test_empty_lengths_have_zero_gradients(interp, lengths):
+    test_gradients.test_empty_lengths_have_zero_gradients("triton", lengths)
+
+
+@pytest.mark.parametrize("config", ["window-cap-sinks", "bool-mask-empty-row"])
+def test_gradcheck_fp32_kernel(interp, config):
+    """gradcheck (fast mode: random projections) of all five outputs at once, with an fp32-sized
+    step: the kernels take no fp64, so the fp64 leaves are rounded to fp32 on the way in. A wrong
+    term is off by O(1), far above the tolerances."""
+    (q, k, v), kwargs = test_gradients._gradcheck_inputs(test_gradients.GRADCHECK_CONFIGS[config])
+
+    def fn(*t):
+        r = he.attention(*(y.float() for y in t), backend="triton", **kwargs)
+        return tuple(
+            (x.masked_fill(torch.isinf(x), 0.0) if name == "lse" else x).double()
+            for name, x in ((name, getattr(r, name)) for name in OUTPUTS)
+        )
+
+    leaves = [x.clone().requires_grad_() for x in (q, k, v)]
+    assert torch.autograd.gradcheck(fn, leaves, eps=1e-3, atol=2e-3, rtol=2e-2, fast_mode=True)
+
+
+def test_backward_saves_no_n_by_n(interp):
+    L, D = 64, 8
+    total, count = test_gradients._saved_elements_per_head("triton", L, D=D)
+    assert count >= 4
+    assert total <= 4 * L * D + 4 * L < L * L
+
+
+def test_needs_grad_is_supported(interp):
+    q = torch.randn(1, 2, 5, 16, requires_grad=True)
+    problem = build_problem(q, q, q, dropout_p=0.2)
+    assert triton_backend.supports(problem, True) is None
+
+
+# --- dropout: the keep-mask bits are those of every other backend ------------------------------
+
+
+@pytest.mark.parametrize("case", [test_dropout.DROPOUT_CASES[i] for i in (0, 2, 5)], ids=lambda c: c.id)
+def test_dropout_drops_exactly_the_oracle_mask(interp, case: Case):
+    test_dropout.test_every_backend_drops_exactly_the_oracle_mask(case, "triton")
+
+
+DROPOUT_PARAMS = [
+    pytest.param(test_dropout.DROPOUT_CASES[i], dtype, id=f"{test_dropout.DROPOUT_CASES[i].id}-{name}")
+    for i, dtype, name in ((0, torch.float32, "float32"), (2, torch.float32, "float32"),
+                           (3, torch.float32, "float32"), (4, torch.float32, "float32"),
+                           (6, torch.float32, "float32"), (7, torch.float32, "float32"),
+                           (5, torch.bfloat16, "bfloat16"))
+]
+
+
+@pytest.mark.parametrize(("case", "dtype"), DROPOUT_PARAMS)
+def test_dropout_forward_and_gradients_within_tolerance_rule(interp, case: Case, dtype):
+    """With the same keep-mask the fp64 oracle materialises (GQA, Lq < Lk, window, soft-cap,
+    additive and padding masks with fully masked rows, Dv ≠ D)."""
+    test_dropout.test_forward_within_tolerance_rule(case, dtype, "triton")
+    test_dropout.test_gradients_within_tolerance_rule(case, dtype, "triton")
+
+
+def test_dropout_masks_equal_cpu_and_torch_beyond_one_block(interp):
+    """V = identity over 80 keys (5 interpreter blocks): out's zeros are the keep-mask; triton's
+    equal torch's and cpu's bit for bit, for seeds with both 32-bit words set, and several p."""
+    L = 80
+    gen = torch.Generator().manual_seed(0)
+    q, k = torch.randn(1, 2, L, 16, generator=gen), torch.randn(1, 1, L, 16, generator=gen)
+    eye = torch.eye(L).view(1, 1, L, L)
+    for seed, p in ((test_dropout.SEED, 0.3), (2**64 - 1, 0.9)):
+        outs = {b: he.attention(q, k, eye, causal=True, dropout_p=p, dropout_seed=seed, backend=b).out
+                for b in ("triton", "torch", "cpu") if he.backends()[b].available}
+        for b, out in outs.items():
+            assert torch.equal(out != 0, outs["torch"] != 0), (b, seed, p)
