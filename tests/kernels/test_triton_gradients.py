@@ -20,6 +20,7 @@ from headentropy.kernels.triton import backend as triton_backend  # noqa: E402
 
 from . import test_dropout, test_gradients  # noqa: E402
 from .cases import Case  # noqa: E402
+from .oracle import torch_oracle  # noqa: E402
 from .test_gradients import (  # noqa: E402
     GRAD_CASES,
     OUTPUTS,
@@ -200,3 +201,108 @@ def test_dropout_masks_equal_cpu_and_torch_beyond_one_block(interp):
                 for b in ("triton", "torch", "cpu") if he.backends()[b].available}
         for b, out in outs.items():
             assert torch.equal(out != 0, outs["torch"] != 0), (b, seed, p)
+
+
+# ---------------------------------------------------------------------------------------------
+# GPU: the compiled backward at realistic shapes (benchmarks/bench_gpu.py runs `pytest -m gpu`)
+# ---------------------------------------------------------------------------------------------
+HAS_CUDA = torch.cuda.is_available()
+
+
+@pytest.fixture
+def compiled(monkeypatch):
+    monkeypatch.delenv("TRITON_INTERPRET", raising=False)
+    yield
+
+
+BF16, FP32 = torch.bfloat16, torch.float32
+GPU_GRAD_CASES = [  # (case, dtypes, extra keyword arguments)
+    (Case(1, 8, 2, 1000, 1000, 64, causal=True), (BF16, FP32), {}),  # GQA, ragged tail
+    (Case(2, 8, 8, 1024, 1024, 128), (BF16,), {}),
+    (Case(1, 4, 4, 300, 1100, 128, causal=True, window=256), (BF16,), {}),  # Lq < Lk, window
+    (Case(2, 4, 2, 517, 517, 80, causal=True, softcap=30.0, mask="padding"), (BF16,), {}),
+    (Case(1, 4, 1, 513, 513, 32, mask="additive"), (BF16, FP32), {}),  # MQA, fully masked rows
+    (Case(1, 4, 2, 512, 512, 64, causal=True), (BF16,), dict(dropout_p=0.1, dropout_seed=1234)),
+    (Case(1, 2, 2, 256, 256, 256, causal=True), (BF16,), {}),
+    (Case(1, 4, 2, 512, 512, 64, causal=True, stats_only=True), (BF16,), {}),
+]
+GPU_GRAD_PARAMS = [
+    pytest.param(case, dtype, extra, id=f"{case.id}{'-dropout' if extra else ''}-{str(dtype).removeprefix('torch.')}")
+    for case, dtypes, extra in GPU_GRAD_CASES
+    for dtype in dtypes
+]
+
+
+@pytest.mark.parametrize(("case", "dtype", "extra"), GPU_GRAD_PARAMS)
+@pytest.mark.gpu
+@pytest.mark.skipif(not HAS_CUDA, reason="needs a CUDA device")
+def test_gpu_gradients_within_tolerance_rule(compiled, case: Case, dtype, extra):
+    """dq, dk, dv of Σ w·(all outputs) from the compiled kernels vs autograd through the fp64
+    oracle on the GPU; the tolerance is set by the naive same-dtype autograd (DESIGN §7)."""
+    from .test_attention import DTYPES
+
+    (q, k, v), kwargs = case.inputs(dtype)
+    dev = torch.device("cuda")
+    q, k = q.to(dev), k.to(dev)
+    v = None if v is None else v.to(dev)
+    kwargs = dict(kwargs, **extra)
+    if kwargs["attn_mask"] is not None:
+        kwargs["attn_mask"] = kwargs["attn_mask"].to(dev)
+    names = OUTPUTS[1:] if case.stats_only else OUTPUTS
+    weights = {n: w.to(dev) for n, w in _weights(case, names).items()}
+    kw64 = dict(kwargs)
+    if kw64["attn_mask"] is not None and kw64["attn_mask"].is_floating_point():
+        kw64["attn_mask"] = kw64["attn_mask"].double()
+    inputs = (q, k, v)
+
+    def loss(res):
+        total = torch.zeros((), dtype=torch.float64, device=dev)
+        for name, w in weights.items():
+            x = (res[name] if isinstance(res, dict) else getattr(res, name)).double()
+            total = total + (w * x.masked_fill(torch.isinf(x), 0.0)).sum()
+        return total
+
+    def grads(fn, xs):
+        leaves = [None if x is None else x.detach().clone().requires_grad_() for x in xs]
+        loss(fn(*leaves)).backward()
+        return [None if x is None else x.grad for x in leaves]
+
+    got = grads(lambda *t: he.attention(*t, backend="triton", **kwargs), inputs)
+    ref = grads(lambda *t: torch_oracle(*t, **kw64), [None if x is None else x.double() for x in inputs])
+    naive = grads(lambda *t: torch_oracle(*t, **kwargs), inputs)
+    for label, g, r, n, x in zip(("dq", "dk", "dv"), got, ref, naive, inputs):
+        if x is None:
+            continue
+        assert g is not None and g.dtype == x.dtype and torch.isfinite(g).all(), label
+        err = float((g.double() - r).abs().max())
+        naive_err = float((n.double() - r).abs().max())
+        scale = max(1.0, float(r.abs().max()))
+        allowed = 2 * naive_err + DTYPES[dtype] * scale
+        assert err <= allowed, f"{label}: max error {err:.3g} > allowed {allowed:.3g} (naive {naive_err:.3g})"
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not HAS_CUDA, reason="needs a CUDA device")
+def test_gpu_backward_memory_is_linear(compiled):
+    """Forward + backward at N = 16384: an N×N fp32 matrix per head would be 1 GiB; the peak extra
+    memory stays O(N·D) (saved q, k, v, out, statistics, gradients)."""
+    B, H, N, D = 1, 4, 16384, 128
+    q, k, v = (torch.randn(B, H, N, D, device="cuda", dtype=torch.bfloat16, requires_grad=True) for _ in range(3))
+    do = torch.randn(B, H, N, D, device="cuda", dtype=torch.bfloat16)
+
+    def step():
+        r = he.attention(q, k, v, causal=True, backend="triton")
+        torch.autograd.backward([r.out, r.shannon], [do, torch.ones_like(r.shannon)])
+
+    step()  # compile outside the measurement
+    for x in (q, k, v):
+        x.grad = None
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    base = torch.cuda.memory_allocated()
+    step()
+    torch.cuda.synchronize()
+    extra = torch.cuda.max_memory_allocated() - base
+    per_tensor = B * H * N * D * 4  # one fp32 [B, H, N, D]
+    assert extra <= 12 * per_tensor, f"peak extra {extra} bytes vs {per_tensor} per fp32 [B, H, N, D]"
+    assert extra < N * N * 4
