@@ -169,12 +169,12 @@ def _attn_bwd_kernel(
             if DOT_IN_FP32:
                 do = do.to(tl.float32)
         if DROPOUT:  # kernels/dropout.py: row word = fmix(key(b, h) ^ i) [BM] uint32
-            x = tl.load(Keys + b * Hq + h).to(tl.uint32) ^ offs_m.to(tl.uint32)
-            x = x ^ (x >> 16)
-            x = x * 0x85EBCA6B
-            x = x ^ (x >> 13)
-            x = x * 0xC2B2AE35
-            row_word = x ^ (x >> 16)
+            rw = tl.load(Keys + b * Hq + h).to(tl.uint32) ^ offs_m.to(tl.uint32)
+            rw = rw ^ (rw >> 16)
+            rw = rw * 0x85EBCA6B
+            rw = rw ^ (rw >> 13)
+            rw = rw * 0xC2B2AE35
+            row_word = rw ^ (rw >> 16)
 
         for jt in range(0, n_inner):
             # ---- the key side: this program's key block, or a streamed one ---------------------
@@ -227,13 +227,13 @@ def _attn_bwd_kernel(
                 dp = tl.dot(do, tl.trans(v), input_precision=DOT_PRECISION)  # dO·vᵀ [BM, BN]
                 p_v = p
                 if DROPOUT:  # u = fmix(row word ^ j); kept where u >= threshold
-                    x = row_word[:, None] ^ offs_n.to(tl.uint32)[None, :]
-                    x = x ^ (x >> 16)
-                    x = x * 0x85EBCA6B
-                    x = x ^ (x >> 13)
-                    x = x * 0xC2B2AE35
-                    x = x ^ (x >> 16)
-                    kept = x.to(tl.int64) >= drop_thresh
+                    u = row_word[:, None] ^ offs_n.to(tl.uint32)[None, :]
+                    u = u ^ (u >> 16)
+                    u = u * 0x85EBCA6B
+                    u = u ^ (u >> 13)
+                    u = u * 0xC2B2AE35
+                    u = u ^ (u >> 16)
+                    kept = u.to(tl.int64) >= drop_thresh
                     dp = tl.where(kept, dp * drop_scale, 0.0)
                     p_v = tl.where(kept, p * drop_scale, 0.0)
                 inner += dp
@@ -274,21 +274,31 @@ def _attn_bwd_kernel(
                  mask=row_ok[:, None] & d_ok[None, :])
 
 
+# (fp32?, head-dim tier) -> {pass: (BLOCK_M, BLOCK_N, num_warps, num_stages)}. Chosen by compiling
+# for sm_90 ahead of time on a machine without a GPU (ptxas -v): every entry fits the H100/H200
+# shared memory, and spills at most a few dozen bytes except fp32 D=256 (~0.5 KiB). Speed is not
+# tuned yet (benchmarks/bench_gpu.py measures it when a GPU is lent).
+_CONFIGS = {
+    (False, 64): {"keys": (32, 128, 8, 2), "queries": (128, 32, 8, 2)},
+    (False, 128): {"keys": (32, 64, 8, 2), "queries": (64, 32, 4, 2)},
+    (False, 256): {"keys": (16, 32, 4, 1), "queries": (32, 16, 4, 1)},
+    (True, 64): {"keys": (32, 32, 4, 1), "queries": (64, 32, 4, 1)},
+    (True, 128): {"keys": (16, 32, 4, 1), "queries": (32, 32, 4, 1)},
+    (True, 256): {"keys": (16, 16, 4, 1), "queries": (16, 16, 4, 1)},
+}
+
+
 def _config(head_dim: int, itemsize: int, interpret: bool, for_keys: bool) -> dict:
     """Block config per pass (no autotuning); small blocks in the interpreter.
 
     The side a program keeps on chip is the wide one (BLOCK_N for dK/dV, BLOCK_M for dQ), the
-    streamed side narrow, as in the FlashAttention-2 backward. Not yet tuned on a GPU.
+    streamed side narrow, as in the FlashAttention-2 backward.
     """
     if interpret:
         return dict(BLOCK_M=16, BLOCK_N=16, num_warps=4, num_stages=1)
-    if itemsize >= 4 or head_dim > 128:
-        wide, narrow, warps, stages = 64, 32, 4, 1
-    else:
-        wide, narrow, warps, stages = 128, 32, 8, 2
-    if for_keys:
-        return dict(BLOCK_M=narrow, BLOCK_N=wide, num_warps=warps, num_stages=stages)
-    return dict(BLOCK_M=wide, BLOCK_N=narrow, num_warps=warps, num_stages=stages)
+    tier = 64 if head_dim <= 64 else 128 if head_dim <= 128 else 256
+    bm, bn, warps, stages = _CONFIGS[(itemsize >= 4, tier)]["keys" if for_keys else "queries"]
+    return dict(BLOCK_M=bm, BLOCK_N=bn, num_warps=warps, num_stages=stages)
 
 
 def launch(
