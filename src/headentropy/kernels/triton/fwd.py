@@ -57,6 +57,7 @@ def _attn_fwd_kernel(
     stride_s0,  # Stats is [4, B, Hq, Lq] contiguous: shannon, renyi2, lse, sink_mass
     Hq, group, Lq, Lk, diag_offset, window, sink_tokens,
     qk_scale, cap_in, cap_out,  # s·log2e = qk·qk_scale, or with softcap: cap_out·tanh(qk·cap_in)
+    scale, cap_nat,  # the scores in nats: qk·scale or cap_nat·tanh(qk·cap_in) (for lse, see the end)
     drop_thresh, drop_scale,  # dropout: drop where hash < drop_thresh; kept P times 1/(1 - p)
     HEAD_D: tl.constexpr, BLOCK_D: tl.constexpr, HEAD_DV: tl.constexpr, BLOCK_DV: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
@@ -130,6 +131,7 @@ def _attn_fwd_kernel(
 
     # ---- accumulators, fp32, in log2 units --------------------------------------------------
     m_i = tl.zeros([BLOCK_M], dtype=tl.float32) + NEG_INF  # running max of s·log2e
+    mq_i = tl.zeros([BLOCK_M], dtype=tl.float32) + NEG_INF  # running max of qk (SCALE_LATE) or of s in nats
     l_i = tl.zeros([BLOCK_M], dtype=tl.float32)  # Σ 2^(u-m)
     t_i = tl.zeros([BLOCK_M], dtype=tl.float32)  # Σ 2^(u-m)·(u-m), shifted
     l2_i = tl.zeros([BLOCK_M], dtype=tl.float32)  # Σ 2^(2(u-m))
@@ -169,11 +171,14 @@ def _attn_fwd_kernel(
                     x = qk * cap_in
                     e2 = tl.exp(-2.0 * tl.abs(x))
                     th = (1.0 - e2) / (1.0 + e2)
-                    s = tl.where(x < 0, -th, th) * cap_out
+                    th = tl.where(x < 0, -th, th)
+                    s = th * cap_out
+                    s_nat = th * cap_nat  # the score in nats, rounded as the backward rounds it
                 elif SCALE_LATE:
                     s = qk  # scaled inside the exponent below: one FMA per score
                 else:
                     s = qk * qk_scale
+                    s_nat = qk * scale
                 if MASK_KIND != 0:  # user mask, read through its (broadcast) strides
                     mk_ptrs = mask_base + offs_n[None, :] * stride_mn
                     if phase != 2:
@@ -185,6 +190,7 @@ def _attn_fwd_kernel(
                     else:
                         bias = mk.to(tl.float32)
                         s = tl.where(bias == NEG_INF, NEG_INF, s + bias * LOG2E_)
+                        s_nat = s_nat + bias
                 if phase != 2:  # causal diagonal, window edge, Lk tail
                     keep = kv_ok[None, :]
                     if CAUSAL:
@@ -196,9 +202,12 @@ def _attn_fwd_kernel(
 
                 # online softmax; a row with nothing visible yet keeps m = -inf, shifted by 0
                 if SCALE_LATE:  # qk_scale > 0, so max(qk)·scale = max(qk·scale)
-                    m_new = tl.maximum(m_i, tl.max(s, 1) * qk_scale)
-                else:
+                    qk_max = tl.max(s, 1)
+                    m_new = tl.maximum(m_i, qk_max * qk_scale)
+                    mq_i = tl.maximum(mq_i, qk_max)
+                else:  # and the row max in nats (masked scores are -inf in s)
                     m_new = tl.maximum(m_i, tl.max(s, 1))
+                    mq_i = tl.maximum(mq_i, tl.max(tl.where(s == NEG_INF, NEG_INF, s_nat), 1))
                 m_use = tl.where(m_new == NEG_INF, 0.0, m_new)
                 alpha = tl.exp2(m_i - m_use)  # 0 while the row was empty
                 if SCALE_LATE:
@@ -245,7 +254,15 @@ def _attn_fwd_kernel(
     l_safe = tl.where(empty, 1.0, l_i)
     log2_l = tl.log2(l_safe)
     stats_row = Stats + b * (Hq * Lq) + h * Lq + offs_m  # Stats[., b, h, m]
-    lse = tl.where(empty, NEG_INF, (m_i + log2_l) * LN2)
+    # lse = s_max + ln l with s_max the row's largest score in nats, rounded exactly as the
+    # backward rounds its scores (bwd.py works in nats): P of the largest score recomputes to
+    # 1/l. (m + log2 l)·ln 2 would differ from it by ~1 ulp of |s_max|, which a near one-hot row
+    # with large logits turns into gradient error far above the naive fp32 backward's.
+    if SCALE_LATE:
+        s_max = mq_i * scale
+    else:
+        s_max = mq_i
+    lse = tl.where(empty, NEG_INF, s_max + log2_l * LN2)
     tl.store(stats_row + 2 * stride_s0, lse, mask=row_ok)
     if ENTROPY:
         shannon = tl.where(empty, 0.0, LN2 * (log2_l - t_i / l_safe))
@@ -366,6 +383,7 @@ def launch(
                 problem.scale * LOG2E,
                 problem.scale / softcap if softcap else 1.0,
                 softcap * LOG2E if softcap else 1.0,
+                problem.scale, softcap or 1.0,
                 drop_thresh, 1.0 / (1.0 - problem.dropout_p),
                 HEAD_D=D, BLOCK_D=max(16, jit.next_pow2(D)),
                 HEAD_DV=max(dv_k, 1), BLOCK_DV=max(16, jit.next_pow2(max(dv_k, 1))),
