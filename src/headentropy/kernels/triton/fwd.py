@@ -4,7 +4,8 @@ One program handles BLOCK_M query rows of one (batch, query head) and streams th
 blocks through SRAM, keeping the DESIGN §2 accumulators (m, l, t, l2, ls) beside the output
 accumulator. Nothing of size Lq×Lk is ever stored. Everything runs in base 2 (scores are
 multiplied by log2 e once, exp2/log2 are the cheap hardware ops); the statistics are converted
-back to nats at the end: H = ln2·(log2 l − t/l), H2 = ln2·(2·log2 l − log2 l2), lse = ln2·(m + log2 l).
+back to nats at the end: H = ln2·(log2 l − t/l), H2 = ln2·(2·log2 l − log2 l2), and
+lse = s_max + ln2·log2 l with s_max the row's largest score in nats (rounded as bwd.py rounds it).
 
 Key blocks of one query block fall in four ranges, each an unrolled loop with its own masking
 (`phase` below is a compile-time constant):
