@@ -14,10 +14,22 @@
    per-call non-finite scan of V switched off (`check_values=False`), i.e. the kernel alone.
 3. Checks peak memory of one call of ours: the extra bytes must stay O(N) (out + statistics),
    far from any N×N buffer, and reports max |out − SDPA out| as a sanity check.
+4. Forward + backward (issue 12), for N ∈ {1024, 2048, 4096, 8192}, D ∈ {64, 128}, causal and
+   not, bf16, same B·H·N: through the public `he.attention(..., backend="triton")` with inputs
+   that require grad (the recomputing Triton backward; includes the launchers' non-finite scans
+   of V), side by side with SDPA flash forward + backward:
+     * ours, loss = Σ out·dO + 0.01·Σ H (gradients from `out` and the Shannon entropy),
+     * ours, loss = Σ out·dO only (no entropy terms reach the backward),
+     * SDPA flash, loss = Σ out·dO,
+   as median ms and TFLOP/s (3.5 × the forward's FLOPs: the backward counted as 2.5×, as
+   FlashAttention does), the extra peak memory of one step vs SDPA's, and max |dq − dq_SDPA|
+   (out-only loss) as a sanity check.
 
 Writes a markdown table to stdout and, with --out, to a file (paste it into BENCHMARKS.md).
 Bars from the issue: entropy on/off ≤ 1.05× time; ours (entropy) / SDPA flash ≤ 1.20× time.
-Without CUDA it says so and exits 0. Meant to finish within ~6 minutes on one H200.
+The backward rows have no bar yet (first measurement; the Triton backward is untuned).
+Without CUDA it says so and exits 0. Meant to finish within ~8 minutes on one H200
+(`--budget`, `--backward-budget` skip what does not fit and say so).
 """
 
 from __future__ import annotations
@@ -43,8 +55,8 @@ def _import_headentropy():
     except ImportError:  # running from a checkout that is not installed
         sys.path.insert(0, str(ROOT / "src"))
         import headentropy  # noqa: F401
-    from headentropy.kernels import triton_fwd
     from headentropy.kernels.dispatch import build_problem
+    from headentropy.kernels.triton import fwd as triton_fwd
 
     return triton_fwd, build_problem
 
@@ -55,7 +67,7 @@ def run_gpu_tests(timeout_s: int) -> tuple[bool, str]:
     env.pop("TRITON_INTERPRET", None)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     cmd = [sys.executable, "-m", "pytest", "-m", "gpu", "tests/kernels/test_triton_kernel.py",
-           "-q", "-p", "no:cacheprovider", "--tb=short"]
+           "tests/kernels/test_triton_gradients.py", "-q", "-p", "no:cacheprovider", "--tb=short"]
     print("$", " ".join(cmd), flush=True)
     t0 = time.time()
     try:
@@ -83,7 +95,7 @@ def measure(N: int, D: int, causal: bool, triton_fwd, build_problem) -> dict:
     problem = build_problem(q, k, v, causal=causal)
 
     def ours(entropy: bool):
-        return triton_fwd._launch(problem, entropy=entropy, check_values=False)
+        return triton_fwd.launch(problem, entropy=entropy, check_values=False)
 
     def sdpa():
         with sdpa_kernel(SDPBackend.FLASH_ATTENTION):
@@ -122,6 +134,84 @@ def measure(N: int, D: int, causal: bool, triton_fwd, build_problem) -> dict:
     )
 
 
+def measure_backward(N: int, D: int, causal: bool) -> dict:
+    """Forward + backward of ours (with / without the entropy term) and of SDPA flash, one run."""
+    import torch
+    import torch.nn.functional as F
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    from triton.testing import do_bench
+
+    import headentropy as he
+
+    B = max(1, TOKENS_X_HEADS // (HEADS * N))
+    dev = torch.device(DEVICE)
+    q, k, v = (torch.randn(B, HEADS, N, D, device=dev, dtype=torch.bfloat16).requires_grad_() for _ in range(3))
+    do = torch.randn(B, HEADS, N, D, device=dev, dtype=torch.bfloat16)  # upstream gradient of out
+    g_h = torch.full((B, HEADS, N), 0.01, device=dev)  # upstream gradient of H: loss += 0.01·ΣH
+    leaves = [q, k, v]
+
+    def ours(entropy: bool):
+        r = he.attention(q, k, v, causal=causal, backend="triton")
+        if entropy:
+            torch.autograd.backward([r.out, r.shannon], [do, g_h])
+        else:
+            r.out.backward(do)
+
+    def sdpa():
+        with sdpa_kernel(SDPBackend.FLASH_ATTENTION):
+            out = F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+        out.backward(do)
+
+    def grads(fn):
+        for x in leaves:
+            x.grad = None
+        fn()
+        torch.cuda.synchronize()
+        return [x.grad.float().clone() for x in leaves]
+
+    def peak(fn) -> int:
+        for x in leaves:
+            x.grad = None
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
+        fn()
+        torch.cuda.synchronize()
+        return torch.cuda.max_memory_allocated() - base
+
+    # compile / warm up, and a sanity comparison of the gradients (out-only loss)
+    ours(True)
+    g_ours, g_sdpa = grads(lambda: ours(False)), grads(sdpa)
+    max_diff = max((a - b).abs().max().item() for a, b in zip(g_ours, g_sdpa))
+    mem_ours, mem_sdpa = peak(lambda: ours(True)), peak(sdpa)
+
+    def bench(fn) -> float:
+        return do_bench(fn, warmup=25, rep=150, grad_to_none=leaves, return_mode="median")
+
+    t_on, t_off, t_sdpa = bench(lambda: ours(True)), bench(lambda: ours(False)), bench(sdpa)
+    flops = 3.5 * 4.0 * B * HEADS * N * N * D * (0.5 if causal else 1.0)
+    tflops = lambda ms: flops / (ms * 1e-3) / 1e12  # noqa: E731
+    return dict(
+        N=N, D=D, causal=causal, B=B, H=HEADS,
+        on=tflops(t_on), off=tflops(t_off), sdpa=tflops(t_sdpa),
+        on_sdpa=t_on / t_sdpa, off_sdpa=t_off / t_sdpa,
+        mem_ours=mem_ours / 2**20, mem_sdpa=mem_sdpa / 2**20, max_diff=max_diff, ms=(t_on, t_off, t_sdpa),
+    )
+
+
+def backward_table(rows: list[dict]) -> str:
+    head = ("| N | D | causal | B×H | ours out+0.01·H TFLOP/s | ours out only TFLOP/s | SDPA flash TFLOP/s "
+            "| ours(out+H)/SDPA time | ours(out)/SDPA time | peak extra MiB ours / SDPA | max abs grad diff vs SDPA |")
+    lines = [head, "|" + "---|" * 11]
+    for r in rows:
+        lines.append(
+            f"| {r['N']} | {r['D']} | {'yes' if r['causal'] else 'no'} | {r['B']}×{r['H']} "
+            f"| {r['on']:.0f} | {r['off']:.0f} | {r['sdpa']:.0f} | {r['on_sdpa']:.3f} | {r['off_sdpa']:.3f} "
+            f"| {r['mem_ours']:.0f} / {r['mem_sdpa']:.0f} | {r['max_diff']:.2e} |"
+        )
+    return "\n".join(lines)
+
+
 def table(rows: list[dict]) -> str:
     head = ("| N | D | causal | B×H | ours+entropy TFLOP/s | ours, no entropy TFLOP/s | SDPA flash TFLOP/s "
             "| on/off time | ours/SDPA time | peak extra MiB (N×N would be) | max abs out diff vs SDPA |")
@@ -142,11 +232,15 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, help="also write the markdown report to this file")
     ap.add_argument("--skip-tests", action="store_true", help="do not run the GPU tests first")
-    ap.add_argument("--test-timeout", type=int, default=240, help="seconds allowed for the GPU tests")
+    ap.add_argument("--test-timeout", type=int, default=300, help="seconds allowed for the GPU tests")
     ap.add_argument("--budget", type=float, default=330.0,
                     help="seconds after which remaining measurements are skipped (reported)")
     ap.add_argument("--sizes", type=int, nargs="+", default=[1024, 4096, 16384])
     ap.add_argument("--dims", type=int, nargs="+", default=[64, 128])
+    ap.add_argument("--backward-sizes", type=int, nargs="*", default=[1024, 2048, 4096, 8192],
+                    help="N of the forward+backward rows (none: skip them)")
+    ap.add_argument("--backward-budget", type=float, default=180.0,
+                    help="seconds for the forward+backward rows, after the forward ones")
     args = ap.parse_args()
     t_start = time.time()
 
@@ -182,6 +276,24 @@ def main() -> int:
                 print(f"N={N} D={D} causal={causal}: ms on/off/sdpa = "
                       + "/".join(f"{t:.3f}" for t in row["ms"]), flush=True)
 
+    bwd_rows = []
+    t_bwd = time.time()
+    for N in args.backward_sizes:
+        for D in args.dims:
+            for causal in (False, True):
+                if time.time() - t_bwd > args.backward_budget:
+                    skipped.append(f"backward N={N} D={D} causal={causal}")
+                    continue
+                try:
+                    row = measure_backward(N, D, causal)
+                except Exception as exc:
+                    failed.append(f"backward N={N} D={D} causal={causal}: {type(exc).__name__}: {str(exc)[:300]}")
+                    print("FAILED", failed[-1], flush=True)
+                    continue
+                bwd_rows.append(row)
+                print(f"backward N={N} D={D} causal={causal}: ms ours(out+H)/ours(out)/sdpa = "
+                      + "/".join(f"{t:.3f}" for t in row["ms"]), flush=True)
+
     props = torch.cuda.get_device_properties(0)
     report = [
         "## GPU benchmark: fused Triton attention with entropy (backend `triton`)",
@@ -198,6 +310,13 @@ def main() -> int:
         table(rows) if rows else "(no measurements)",
         "",
         "Bars (issue 4): on/off ≤ 1.05, ours/SDPA ≤ 1.20 (✗ marks a miss); peak extra memory O(N).",
+        "",
+        "### Forward + backward (issue 12): `he.attention(..., backend=\"triton\")` with grads vs SDPA flash",
+        "",
+        "bf16, same B·H·N; loss Σ out·dO (+ 0.01·Σ H); FLOPs 3.5 × 4·B·H·N²·D (halved when causal); "
+        "gradient diff on the out-only loss.",
+        "",
+        backward_table(bwd_rows) if bwd_rows else "(no forward+backward measurements)",
     ]
     if skipped:
         report.append(f"\nSkipped for the time budget ({args.budget:.0f} s): " + "; ".join(skipped))

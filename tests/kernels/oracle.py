@@ -136,6 +136,7 @@ def torch_oracle(q, k, v=None, *, causal=False, attn_mask=None, scale=None, wind
     implementation whose error sets the tolerance (DESIGN §7). Written from DESIGN §2 without
     the library's helpers. Masked entries are excluded explicitly so that autograd never meets
     0·(−inf): fully masked rows give zero outputs *and* zero gradients, like the kernels.
+    Runs on the inputs' device (the GPU tests use it on CUDA).
     `dropout_p > 0`: `out = (P ⊙ Z / (1 - p))·V` with Z = `keep_mask(dropout_seed, ...)`.
     """
     B, Hq, Lq, D = q.shape
@@ -145,7 +146,7 @@ def torch_oracle(q, k, v=None, *, causal=False, attn_mask=None, scale=None, wind
     s = (q @ k.repeat_interleave(group, dim=1).transpose(-1, -2)) * scale  # [B, Hq, Lq, Lk]
     if softcap is not None:
         s = torch.tanh(s / softcap) * softcap
-    keep = torch.from_numpy(visibility(Lq, Lk, causal, window)).expand(B, Hq, Lq, Lk)
+    keep = torch.from_numpy(visibility(Lq, Lk, causal, window)).to(q.device).expand(B, Hq, Lq, Lk)
     if attn_mask is not None:
         mask = attn_mask.expand(B, Hq, Lq, Lk)
         if mask.dtype == torch.bool:
@@ -168,7 +169,7 @@ def torch_oracle(q, k, v=None, *, causal=False, attn_mask=None, scale=None, wind
     if v is not None:
         p_v = p
         if dropout_p > 0:  # attention dropout on P·V only: the statistics above use P
-            keep = torch.from_numpy(keep_mask(dropout_seed, dropout_p, B, Hq, Lq, Lk))
+            keep = torch.from_numpy(keep_mask(dropout_seed, dropout_p, B, Hq, Lq, Lk)).to(q.device)
             p_v = p.masked_fill(~keep, 0.0) / (1.0 - dropout_p)
         res["out"] = p_v.to(v.dtype) @ v.repeat_interleave(group, dim=1)  # empty rows: p = 0
     return res

@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import headentropy as he
-from headentropy.kernels import triton_fwd
+from headentropy.kernels.triton import backend as triton_backend
 from headentropy.kernels.autograd import attention_with_grad
 from headentropy.kernels.dispatch import build_problem
 from headentropy.kernels.dropout import head_keys, keep_tile, threshold
@@ -234,21 +234,20 @@ def test_arguments_are_validated():
         he.attention(q, q, q, dropout_p=0.1, dropout_seed=1.5)
 
 
-def test_triton_refuses_dropout(monkeypatch):
-    monkeypatch.setattr(triton_fwd, "interpreter_enabled", lambda: True)
+def test_triton_supports_dropout_with_and_without_grad(monkeypatch):
+    monkeypatch.setattr(triton_backend, "interpreter_enabled", lambda: True)
     q = torch.randn(1, 1, 3, 4)
-    assert triton_fwd.supports(build_problem(q, q, q), False) is None
-    reason = triton_fwd.supports(build_problem(q, q, q, dropout_p=0.1, dropout_seed=0), False)
-    assert reason is not None and "dropout" in reason
-    assert triton_fwd.supports(build_problem(q, q, None, dropout_p=0.1), False) is None  # no P·V
+    for needs_grad in (False, True):
+        assert triton_backend.supports(build_problem(q, q, q), needs_grad) is None
+        assert triton_backend.supports(build_problem(q, q, q, dropout_p=0.1, dropout_seed=0), needs_grad) is None
 
 
-def test_dropped_nonfinite_value_does_not_poison():
+@pytest.mark.parametrize("backend", ["reference", "torch", "cpu"])
+def test_dropped_nonfinite_value_does_not_poison(backend):
     """A non-finite value poisons a row only if that row's kept P reaches it (P·V with dropout)."""
     L = 16
     q, k, v = torch.randn(1, 1, L, 4), torch.randn(1, 1, L, 4), torch.randn(1, 1, L, 4)
     v[0, 0, 3, 0] = float("nan")
     keep = keep_tile(head_keys(SEED, 1, 1, "cpu"), threshold(0.5), 0, L, 0, L)[0, 0, :, 3]  # [L] row keeps key 3
-    for backend in ("reference", "torch", "cpu"):
-        r = he.attention(q, k, v, dropout_p=0.5, dropout_seed=SEED, backend=backend)
-        assert torch.equal(torch.isnan(r.out[0, 0]).any(-1), keep), backend
+    r = he.attention(q, k, v, dropout_p=0.5, dropout_seed=SEED, backend=backend)
+    assert torch.equal(torch.isnan(r.out[0, 0]).any(-1), keep), backend

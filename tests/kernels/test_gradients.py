@@ -99,6 +99,14 @@ SINGLE_OUTPUT_CASES = [GRAD_CASES[1], GRAD_CASES[7], GRAD_CASES[8], GRAD_CASES[9
 
 
 def _run_grad_backend(name: str, q, k, v, **kwargs) -> he.AttentionResult:
+    if name.startswith("triton-bm"):  # "triton-bm32-bn16": other Triton blocks (interpreter tests)
+        from headentropy.kernels.triton.backend import TritonEngine, run
+
+        bm, bn = (int(x[2:]) for x in name.split("-")[1:])
+        problem = build_problem(q, k, v, **kwargs)
+        if needs_grad(problem):
+            return attention_with_grad(TritonEngine(bm, bn), problem)
+        return run(problem)
     if name == "cpu-blk7x5":  # tiny blocks, and each head's backward split into 3 stripes
         problem = build_problem(q, k, v, **kwargs)
         if needs_grad(problem):

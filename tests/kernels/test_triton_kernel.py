@@ -4,7 +4,7 @@ Two kinds of test live here:
 
 * interpreter tests (no marker): the kernel runs through Triton's NumPy interpreter on CPU
   tensors, on small shapes. `TRITON_INTERPRET=1` is set per test by the `interp` fixture and
-  removed afterwards; `triton_fwd` reads it at call time and wraps the kernel for that mode, so
+  removed afterwards; `kernels/triton/jit.py` reads it at call time and wraps the kernel for that mode, so
   import order does not matter and nothing leaks into other test modules.
 * GPU tests (`@pytest.mark.gpu`): the compiled kernel at realistic shapes; skipped without CUDA.
   `benchmarks/bench_gpu.py` runs them first (`pytest -m gpu`).
@@ -26,7 +26,8 @@ from hypothesis import strategies as st
 pytest.importorskip("triton")
 
 import headentropy as he  # noqa: E402
-from headentropy.kernels import triton_fwd  # noqa: E402
+from headentropy.kernels.triton import backend as triton_backend  # noqa: E402
+from headentropy.kernels.triton import fwd as triton_fwd  # noqa: E402
 from headentropy.kernels.dispatch import build_problem  # noqa: E402
 from headentropy.kernels.reference import reference_attention  # noqa: E402
 
@@ -46,7 +47,7 @@ def interp(monkeypatch):
 
 def _run(q, k, v=None, *, poison=True, **kwargs) -> he.AttentionResult:
     """The kernel with outputs pre-filled with NaN, so an unwritten element cannot pass."""
-    return triton_fwd._launch(build_problem(q, k, v, **kwargs), poison=poison)
+    return triton_fwd.launch(build_problem(q, k, v, **kwargs), poison=poison)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -114,7 +115,7 @@ def test_interpreter_tolerance_rule(interp, case: Case, dtype: torch.dtype):
 def test_interpreter_other_block_sizes(interp, case: Case, blocks):
     """Other BLOCK_M/BLOCK_N move the diagonal, window edge and tail to different block slots."""
     (q, k, v), kwargs = case.inputs(torch.float32)
-    got = triton_fwd._launch(build_problem(q, k, v, **kwargs), block_m=blocks[0], block_n=blocks[1], poison=True)
+    got = triton_fwd.launch(build_problem(q, k, v, **kwargs), block_m=blocks[0], block_n=blocks[1], poison=True)
     assert_within_tolerance(got, _oracle(case, torch.float32, ((q, k, v), kwargs)),
                      naive_same_dtype(q, k, v, **kwargs), torch.float32, (*STATS, "out"))
 
@@ -168,8 +169,8 @@ def test_interpreter_entropy_switch_keeps_out_and_lse(interp):
     """ENTROPY=False (the benchmark's overhead probe) computes the same out and lse, bit for bit."""
     q, k, v = torch.randn(1, 2, 40, 32), torch.randn(1, 2, 40, 32), torch.randn(1, 2, 40, 32)
     problem = build_problem(q, k, v, causal=True)
-    on = triton_fwd._launch(problem)
-    off = triton_fwd._launch(problem, entropy=False)
+    on = triton_fwd.launch(problem)
+    off = triton_fwd.launch(problem, entropy=False)
     assert torch.equal(on.out, off.out) and torch.equal(on.lse, off.lse)
     assert torch.isnan(off.shannon).all()  # not computed: left NaN, never a plausible number
     assert torch.isfinite(on.shannon).all()
@@ -222,14 +223,12 @@ def test_unsupported_inputs_are_refused_with_the_reason(interp):
     q = torch.randn(1, 2, 5, 16, dtype=torch.float64)
     with pytest.raises(he.BackendUnavailable, match="float64"):
         he.attention(q, q, q, backend="triton")
-    big = torch.randn(1, 1, 3, triton_fwd.MAX_HEAD_DIM + 8)
+    big = torch.randn(1, 1, 3, triton_backend.MAX_HEAD_DIM + 8)
     with pytest.raises(he.BackendUnavailable, match="head dims"):
         he.attention(big, big, big, backend="triton")
-    grad_q = torch.randn(1, 2, 5, 16, requires_grad=True)  # forward-only kernel
-    with pytest.raises(he.BackendUnavailable, match="require grad"):
-        he.attention(grad_q, grad_q.detach(), grad_q.detach(), backend="triton")
-    with torch.no_grad():
-        assert he.attention(grad_q, grad_q, grad_q, backend="triton").backend == "triton"
+    grad_q = torch.randn(1, 2, 5, 16, requires_grad=True)  # the recomputing backward covers grads
+    assert he.attention(grad_q, grad_q.detach(), grad_q.detach(), backend="triton").backend == "triton"
+    assert triton_backend.supports(build_problem(grad_q, grad_q, grad_q), needs_grad=True) is None
     wide = torch.randn(1, 65536, 1, 16)  # B·Hq beyond CUDA's grid axis 1
     with pytest.raises(he.BackendUnavailable, match="65535"):
         he.attention(wide, wide, wide, backend="triton")
@@ -238,12 +237,12 @@ def test_unsupported_inputs_are_refused_with_the_reason(interp):
 @pytest.mark.skipif(HAS_CUDA, reason="checks the message given where there is no CUDA")
 def test_without_cuda_or_interpreter_it_says_why(monkeypatch):
     monkeypatch.delenv("TRITON_INTERPRET", raising=False)
-    ok, reason = triton_fwd.probe()
+    ok, reason = triton_backend.probe()
     assert not ok and "TRITON_INTERPRET" in reason and "CUDA" in reason
     q = torch.randn(1, 1, 4, 16)
     with pytest.raises(he.BackendUnavailable, match="not available"):
         he.attention(q, q, q, backend="triton")
-    assert "TRITON_INTERPRET=1" in triton_fwd.supports(build_problem(q, q, q), needs_grad=False)
+    assert "TRITON_INTERPRET=1" in triton_backend.supports(build_problem(q, q, q), needs_grad=False)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -350,7 +349,7 @@ def test_gpu_tolerance_rule(compiled, case, dtype):
         m = m.masked_fill(torch.rand(B, Hq, Lq, Lk, device=dev, generator=gen) < 0.3, float("-inf"))
         m[0, 0, :2] = float("-inf")
         c["attn_mask"] = m.to(dtype)
-    got = triton_fwd._launch(build_problem(q, k, v, **c), poison=True)
+    got = triton_fwd.launch(build_problem(q, k, v, **c), poison=True)
     mask64 = c.get("attn_mask")
     if mask64 is not None and mask64.is_floating_point():
         mask64 = mask64.double()
@@ -387,7 +386,7 @@ def test_gpu_no_quadratic_memory(compiled):
 def test_gpu_entropy_switch_and_auto(compiled):
     q, k, v = (torch.randn(2, 8, 2048, 64, device="cuda", dtype=torch.bfloat16) for _ in range(3))
     problem = build_problem(q, k, v, causal=True)
-    on, off = triton_fwd._launch(problem), triton_fwd._launch(problem, entropy=False)
+    on, off = triton_fwd.launch(problem), triton_fwd.launch(problem, entropy=False)
     # two compilations may contract multiply-adds differently: equal up to rounding, not bits
     torch.testing.assert_close(on.out, off.out, atol=1e-2, rtol=1e-2)
     torch.testing.assert_close(on.lse, off.lse, atol=1e-5, rtol=1e-6)

@@ -14,7 +14,7 @@ from typing import Callable
 
 import torch
 
-from . import triton_fwd as _triton_backend  # cheap: imports triton only when it runs
+from .triton import backend as _triton_backend  # cheap: imports triton only when it runs
 from .cpu import backend as _cpu_backend  # cheap: compiles only when probed
 from .autograd import needs_grad
 from .dropout import draw_seed

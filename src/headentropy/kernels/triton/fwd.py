@@ -1,10 +1,11 @@
-"""Backend `triton`: a FlashAttention-2-style forward kernel with fused entropy accumulators.
+"""The Triton forward kernel: FlashAttention-2 with fused entropy accumulators (DESIGN §2).
 
 One program handles BLOCK_M query rows of one (batch, query head) and streams the visible K/V
-blocks through SRAM, keeping the docs/design.md §1 accumulators (m, l, t, l2, ls) beside the output
+blocks through SRAM, keeping the DESIGN §2 accumulators (m, l, t, l2, ls) beside the output
 accumulator. Nothing of size Lq×Lk is ever stored. Everything runs in base 2 (scores are
 multiplied by log2 e once, exp2/log2 are the cheap hardware ops); the statistics are converted
-back to nats at the end: H = ln2·(log2 l − t/l), H2 = ln2·(2·log2 l − log2 l2), lse = ln2·(m + log2 l).
+back to nats at the end: H = ln2·(log2 l − t/l), H2 = ln2·(2·log2 l − log2 l2), and
+lse = s_max + ln2·log2 l with s_max the row's largest score in nats (rounded as bwd.py rounds it).
 
 Key blocks of one query block fall in four ranges, each an unrolled loop with its own masking
 (`phase` below is a compile-time constant):
@@ -14,71 +15,41 @@ Key blocks of one query block fall in four ranges, each an unrolled loop with it
     2  inside  [p2, p3)   every query sees every key: no causal/window/bounds mask (hot loop)
     3  edge    [p3, hi)   causal diagonal and the Lk % BLOCK_N tail: full masks
 
-Where triton runs, and when the interpreter is used
----------------------------------------------------
-* CUDA tensors: the kernel is compiled with `triton.jit` (the real backend).
-* `TRITON_INTERPRET=1` in the environment *at call time*: the same kernel source runs through
-  Triton's NumPy interpreter (`InterpretedFunction`), on CPU or CUDA tensors. It is slow and
-  meant for tests; blocks are smaller there (16×16) so short sequences cross many blocks.
-The kernel is wrapped lazily per mode (this module imports no triton at import time, and the
-kernel has no `@triton.jit` helpers, so both wrappers can coexist in one process).
-
-Inputs the kernel does not cover — float64, head dims above 256, more than 65535 batch·heads,
-inputs that require grad (the kernel is forward-only) — are refused by `supports()`, so that
-`backend="auto"` picks another backend and a forced `backend="triton"` raises
-`BackendUnavailable` with the reason.
+Attention dropout (kernels/dropout.py): with DROPOUT the kernel regenerates the keep-mask bit of
+every visible score from (seed, batch, query head, row, key) with the same murmur3 hash as the
+other backends and multiplies P by Z before P·V (the 1/(1 − p) once at the end); the statistics
+use P before dropout.
 
 Non-finite values in V: `problem.nonfinite_value_keys` zeroes them and flags their keys; the
 flag rides along as one extra V column (a copy of V is made only in that rare case), so the
 kernel computes each row's probability mass on bad keys for free and rows with mass > 0 become
 NaN, as in the other backends. (With fp16 V a probability below 6e-8 rounds to 0 in the P·V
 product and is not flagged.)
+
+backend.py decides which problems reach this kernel; `launch` runs it on a validated problem.
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib.util
-import os
 
 import torch
 
-from .problem import AttentionProblem, nonfinite_value_keys
-from .result import AttentionResult
+from ..dropout import head_keys, threshold
+from ..problem import AttentionProblem, nonfinite_value_keys
+from ..result import AttentionResult
+from . import jit
 
-MAX_HEAD_DIM = 256
 LOG2E = 1.4426950408889634
-_TRUTHY = ("1", "true", "yes", "on", "y")  # how triton.knobs reads TRITON_INTERPRET
-
-
-def interpreter_enabled() -> bool:
-    """True when TRITON_INTERPRET asks for Triton's interpreter (read at every call)."""
-    return os.environ.get("TRITON_INTERPRET", "0").strip().lower() in _TRUTHY
-
-
-def probe() -> tuple[bool, str]:
-    """Cheap availability check for `he.backends()`; imports neither triton nor the kernel."""
-    if importlib.util.find_spec("triton") is None:
-        return False, "triton is not installed (pip install 'headentropy[triton]')"
-    if interpreter_enabled():
-        return True, "Triton interpreter (TRITON_INTERPRET=1): runs on CPU tensors too, slowly; for tests"
-    if torch.cuda.is_available():
-        return True, "fused Triton FlashAttention kernel on CUDA"
-    return False, "no CUDA device (TRITON_INTERPRET=1 runs the kernel on CPU through Triton's interpreter)"
-
-
-def run(problem: AttentionProblem) -> AttentionResult:
-    """The registered entry point of backend 'triton'."""
-    return _launch(problem)
 
 
 # --------------------------------------------------------------------------------------------
-# The kernel. Plain Python source, wrapped by triton.jit / InterpretedFunction in `_kernel()`;
+# The kernel. Plain Python source, wrapped by triton.jit / InterpretedFunction in `jit.kernel()`;
 # `tl` is bound in this module's globals there. Annotations stay strings (future import), which
 # is how triton reads `tl.constexpr` without importing triton here.
 # --------------------------------------------------------------------------------------------
 def _attn_fwd_kernel(
-    Q, K, V, Mask, Out, Stats,  # pointers; V/Out/Mask are dummies when unused
+    Q, K, V, Mask, Out, Stats, Keys,  # pointers; V/Out/Mask/Keys are dummies when unused
     stride_qb, stride_qh, stride_qm, stride_qd,
     stride_kb, stride_kh, stride_kn, stride_kd,
     stride_vb, stride_vh, stride_vn, stride_vd,
@@ -87,13 +58,15 @@ def _attn_fwd_kernel(
     stride_s0,  # Stats is [4, B, Hq, Lq] contiguous: shannon, renyi2, lse, sink_mass
     Hq, group, Lq, Lk, diag_offset, window, sink_tokens,
     qk_scale, cap_in, cap_out,  # s·log2e = qk·qk_scale, or with softcap: cap_out·tanh(qk·cap_in)
+    scale, cap_nat,  # the scores in nats: qk·scale or cap_nat·tanh(qk·cap_in) (for lse, see the end)
+    drop_thresh, drop_scale,  # dropout: drop where hash < drop_thresh; kept P times 1/(1 - p)
     HEAD_D: tl.constexpr, BLOCK_D: tl.constexpr, HEAD_DV: tl.constexpr, BLOCK_DV: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
     CAUSAL: tl.constexpr,  # causal or window: keys after the query's position are hidden
     HAS_WINDOW: tl.constexpr, HAS_SOFTCAP: tl.constexpr,
     SCALE_LATE: tl.constexpr,  # no softcap, no additive mask, scale > 0: fold the scale into one FMA
     MASK_KIND: tl.constexpr,  # 0 none, 1 bool (as uint8), 2 additive float
-    HAS_V: tl.constexpr, ENTROPY: tl.constexpr, DOT_PRECISION: tl.constexpr,
+    HAS_V: tl.constexpr, ENTROPY: tl.constexpr, DROPOUT: tl.constexpr, DOT_PRECISION: tl.constexpr,
     DOT_IN_FP32: tl.constexpr,  # interpreter + bf16 only: its NumPy dot cannot multiply bf16
 ):
     NEG_INF: tl.constexpr = float("-inf")
@@ -126,6 +99,13 @@ def _attn_fwd_kernel(
     k_base = K + b * stride_kb + kv_h * stride_kh + offs_d[:, None] * stride_kd  # K^T tile [BD, BN]
     v_base = V + b * stride_vb + kv_h * stride_vh + offs_dv[None, :] * stride_vd  # V tile [BN, BDV]
     mask_base = Mask + b * stride_mb + h * stride_mh + offs_m.to(tl.int64)[:, None] * stride_mm
+    if DROPOUT:  # kernels/dropout.py: row word = fmix(key(b, h) ^ i), once per row [BM] uint32
+        rw = tl.load(Keys + b * Hq + h).to(tl.uint32) ^ offs_m.to(tl.uint32)
+        rw = rw ^ (rw >> 16)
+        rw = rw * 0x85EBCA6B
+        rw = rw ^ (rw >> 13)
+        rw = rw * 0xC2B2AE35
+        row_word = rw ^ (rw >> 16)
 
     # ---- which key blocks this query block needs (all bounds multiples of BLOCK_N except hi) --
     last_row = tl.minimum(m_start + BLOCK_M, Lq) - 1
@@ -152,6 +132,7 @@ def _attn_fwd_kernel(
 
     # ---- accumulators, fp32, in log2 units --------------------------------------------------
     m_i = tl.zeros([BLOCK_M], dtype=tl.float32) + NEG_INF  # running max of s·log2e
+    mq_i = tl.zeros([BLOCK_M], dtype=tl.float32) + NEG_INF  # running max of qk (SCALE_LATE) or of s in nats
     l_i = tl.zeros([BLOCK_M], dtype=tl.float32)  # Σ 2^(u-m)
     t_i = tl.zeros([BLOCK_M], dtype=tl.float32)  # Σ 2^(u-m)·(u-m), shifted
     l2_i = tl.zeros([BLOCK_M], dtype=tl.float32)  # Σ 2^(2(u-m))
@@ -191,11 +172,14 @@ def _attn_fwd_kernel(
                     x = qk * cap_in
                     e2 = tl.exp(-2.0 * tl.abs(x))
                     th = (1.0 - e2) / (1.0 + e2)
-                    s = tl.where(x < 0, -th, th) * cap_out
+                    th = tl.where(x < 0, -th, th)
+                    s = th * cap_out
+                    s_nat = th * cap_nat  # the score in nats, rounded as the backward rounds it
                 elif SCALE_LATE:
                     s = qk  # scaled inside the exponent below: one FMA per score
                 else:
                     s = qk * qk_scale
+                    s_nat = qk * scale
                 if MASK_KIND != 0:  # user mask, read through its (broadcast) strides
                     mk_ptrs = mask_base + offs_n[None, :] * stride_mn
                     if phase != 2:
@@ -207,6 +191,7 @@ def _attn_fwd_kernel(
                     else:
                         bias = mk.to(tl.float32)
                         s = tl.where(bias == NEG_INF, NEG_INF, s + bias * LOG2E_)
+                        s_nat = s_nat + bias
                 if phase != 2:  # causal diagonal, window edge, Lk tail
                     keep = kv_ok[None, :]
                     if CAUSAL:
@@ -218,9 +203,12 @@ def _attn_fwd_kernel(
 
                 # online softmax; a row with nothing visible yet keeps m = -inf, shifted by 0
                 if SCALE_LATE:  # qk_scale > 0, so max(qk)·scale = max(qk·scale)
-                    m_new = tl.maximum(m_i, tl.max(s, 1) * qk_scale)
-                else:
+                    qk_max = tl.max(s, 1)
+                    m_new = tl.maximum(m_i, qk_max * qk_scale)
+                    mq_i = tl.maximum(mq_i, qk_max)
+                else:  # and the row max in nats (masked scores are -inf in s)
                     m_new = tl.maximum(m_i, tl.max(s, 1))
+                    mq_i = tl.maximum(mq_i, tl.max(tl.where(s == NEG_INF, NEG_INF, s_nat), 1))
                 m_use = tl.where(m_new == NEG_INF, 0.0, m_new)
                 alpha = tl.exp2(m_i - m_use)  # 0 while the row was empty
                 if SCALE_LATE:
@@ -245,7 +233,16 @@ def _attn_fwd_kernel(
                         v = tl.load(v_ptrs)
                     else:
                         v = tl.load(v_ptrs, mask=dv_ok[None, :], other=0.0)
-                    p_v = p.to(V.dtype.element_ty)  # P rounded to V's dtype for the tensor-core dot
+                    if DROPOUT:  # u = fmix(row word ^ j); keep u >= threshold (as int64: no sign games)
+                        u = row_word[:, None] ^ offs_n.to(tl.uint32)[None, :]
+                        u = u ^ (u >> 16)
+                        u = u * 0x85EBCA6B
+                        u = u ^ (u >> 13)
+                        u = u * 0xC2B2AE35
+                        u = u ^ (u >> 16)
+                        p_v = tl.where(u.to(tl.int64) >= drop_thresh, p, 0.0).to(V.dtype.element_ty)
+                    else:
+                        p_v = p.to(V.dtype.element_ty)  # P rounded to V's dtype for the tensor-core dot
                     if DOT_IN_FP32:
                         p_v = p_v.to(tl.float32)
                         v = v.to(tl.float32)
@@ -258,7 +255,15 @@ def _attn_fwd_kernel(
     l_safe = tl.where(empty, 1.0, l_i)
     log2_l = tl.log2(l_safe)
     stats_row = Stats + b * (Hq * Lq) + h * Lq + offs_m  # Stats[., b, h, m]
-    lse = tl.where(empty, NEG_INF, (m_i + log2_l) * LN2)
+    # lse = s_max + ln l with s_max the row's largest score in nats, rounded exactly as the
+    # backward rounds its scores (bwd.py works in nats): P of the largest score recomputes to
+    # 1/l. (m + log2 l)·ln 2 would differ from it by ~1 ulp of |s_max|, which a near one-hot row
+    # with large logits turns into gradient error far above the naive fp32 backward's.
+    if SCALE_LATE:
+        s_max = mq_i * scale
+    else:
+        s_max = mq_i
+    lse = tl.where(empty, NEG_INF, s_max + log2_l * LN2)
     tl.store(stats_row + 2 * stride_s0, lse, mask=row_ok)
     if ENTROPY:
         shannon = tl.where(empty, 0.0, LN2 * (log2_l - t_i / l_safe))
@@ -271,83 +276,10 @@ def _attn_fwd_kernel(
         tl.store(stats_row + 3 * stride_s0, tl.where(empty, 0.0, ls_i / l_safe), mask=row_ok)
     if HAS_V:
         out = tl.where(empty[:, None], 0.0, acc / l_safe[:, None])
+        if DROPOUT:
+            out = out * drop_scale
         o_ptrs = Out + b * stride_ob + h * stride_oh + offs_m[:, None] * stride_om + offs_dv[None, :] * stride_od
         tl.store(o_ptrs, out.to(Out.dtype.element_ty), mask=row_ok[:, None] & dv_ok[None, :])
-
-
-_KERNELS: dict[bool, object] = {}  # interpret? -> wrapped kernel
-
-
-def _kernel(interpret: bool):
-    """Wrap the kernel source once per mode (compiled JIT or interpreter)."""
-    if interpret not in _KERNELS:
-        import triton
-        import triton.language
-
-        globals()["tl"] = triton.language  # the name the kernel body reads
-        # The interpreter patches the language modules it finds among the kernel's globals;
-        # with `core` here too, triton's standard library (tl.zeros, tl.sum) resolves to the
-        # interpreted builtins as well (see _install_interpreter_shims).
-        globals()["_tl_core"] = triton.language.core
-        if interpret:
-            from triton.runtime.interpreter import InterpretedFunction
-
-            _install_interpreter_shims()
-            _KERNELS[interpret] = InterpretedFunction(_attn_fwd_kernel)
-        else:
-            _KERNELS[interpret] = triton.jit(_attn_fwd_kernel)
-    return _KERNELS[interpret]
-
-
-def _install_interpreter_shims() -> None:
-    """Make Triton 3.6's interpreter work when TRITON_INTERPRET is set *after* triton's import.
-
-    1. triton.language's standard library (`tl.sum`, `tl.max`, ...) is `@jit`-decorated when
-       triton is imported; imported without TRITON_INTERPRET, those are compiled-mode
-       `JITFunction`s, which refuse to be called from interpreted code. During an interpreted
-       launch we let them run their interpreter rewrite instead (what they would have been,
-       had the variable been set before the import).
-    2. The interpreter keeps scalars as 1-element 1-d arrays and implements `tensor.__index__`
-       as `int(array)`, which NumPy >= 2.4 refuses, so `range(lo, hi, BLOCK_N)` with runtime
-       bounds fails; we read the single element instead.
-
-    Both are attributes set through the interpreter's own per-launch patch scope, so they are
-    restored when each launch ends; compiled launches never see them.
-    """
-    import numpy as np
-    from triton.runtime import interpreter
-    from triton.runtime.jit import JITFunction
-
-    original = interpreter._patch_lang
-    if getattr(original, "_headentropy_shims", False):
-        return
-    try:
-        int(np.array([1]))
-        numpy_refuses = False
-    except TypeError:
-        numpy_refuses = True
-    rewritten: dict = {}
-
-    def call_jit_function_interpreted(self, *args, **kwargs):
-        fn = rewritten.get(self.fn)
-        if fn is None:  # the language is already patched for this launch: just run the rewrite
-            fn = rewritten[self.fn] = interpreter.InterpretedFunction(self.fn).rewrite()
-        return fn(*args, **kwargs)
-
-    def patch_lang(fn):
-        scope = original(fn)
-        scope.set_attr(JITFunction, "__call__", call_jit_function_interpreted)
-        if numpy_refuses:
-            scope.set_attr(interpreter.tl.core.tensor, "__index__",
-                           lambda self: int(self.handle.data.reshape(-1)[0]))
-        return scope
-
-    patch_lang._headentropy_shims = True
-    interpreter._patch_lang = patch_lang
-
-
-def _next_pow2(n: int) -> int:
-    return 1 << max(0, (n - 1).bit_length())
 
 
 def _config(head_dim: int, itemsize: int, interpret: bool) -> dict:
@@ -367,26 +299,22 @@ def _config(head_dim: int, itemsize: int, interpret: bool) -> dict:
     return dict(BLOCK_M=64, BLOCK_N=32, num_warps=4, num_stages=2)
 
 
-def supports(problem: AttentionProblem, needs_grad: bool) -> str | None:
-    """Why the kernel cannot take this problem, or None (dispatch asks before `run`)."""
-    if problem.q.device.type != "cuda" and not interpreter_enabled():
-        return (f"it got tensors on {problem.q.device}; set TRITON_INTERPRET=1 to run the kernel "
-                "through Triton's interpreter off-GPU (slow; for tests)")
-    if needs_grad:
-        return "inputs that require grad (the kernel is forward-only)"
-    if problem.has_dropout:
-        return "attention dropout (not implemented in the Triton kernel; cpu and torch apply it)"
-    if problem.q.dtype == torch.float64:
-        return "float64 inputs"
-    dv = problem.v.shape[-1] if problem.v is not None else 0
-    if problem.q.shape[-1] > MAX_HEAD_DIM or dv > MAX_HEAD_DIM:
-        return f"head dims above {MAX_HEAD_DIM}"
-    if problem.batch * problem.q_heads > 65535:  # grid axis 1 is B·Hq; CUDA caps it there
-        return "more than 65535 batch·heads"
-    return None
+def mask_argument(problem: AttentionProblem) -> tuple[torch.Tensor | None, int]:
+    """(the user mask as the kernels read it, MASK_KIND): bool as uint8 (1), additive float (2),
+    none (0); broadcast to [B, Hq, Lq, Lk] as a stride-0 view, never materialised."""
+    mask = problem.attn_mask
+    if mask is None:
+        return None, 0
+    if mask.dtype == torch.bool:
+        mask, kind = mask.view(torch.uint8), 1
+    else:
+        kind = 2
+        if mask.dtype == torch.float64:
+            mask = mask.to(torch.float32)  # before expand: a copy of the user's size only
+    return mask.detach().expand(problem.full_shape), kind
 
 
-def _launch(
+def launch(
     problem: AttentionProblem,
     *,
     entropy: bool = True,
@@ -408,7 +336,7 @@ def _launch(
     B, Hq, Lq, D = q.shape
     Lk = k.shape[2]
     device = q.device
-    interpret = interpreter_enabled()
+    interpret = jit.interpreter_enabled()
 
     v_clean, bad_keys = problem.v, None
     if check_values:
@@ -432,15 +360,7 @@ def _launch(
         if block_n is not None:
             cfg["BLOCK_N"] = block_n
 
-        mask, mask_kind = problem.attn_mask, 0
-        if mask is not None:
-            if mask.dtype == torch.bool:
-                mask, mask_kind = mask.view(torch.uint8), 1
-            else:
-                mask_kind = 2
-                if mask.dtype == torch.float64:
-                    mask = mask.to(torch.float32)  # before expand: a copy of the user's size only
-            mask = mask.expand(B, Hq, Lq, Lk)  # a view: broadcast dims get stride 0
+        mask, mask_kind = mask_argument(problem)
         mask_strides = mask.stride() if mask is not None else (0, 0, 0, 0)
 
         window = problem.window
@@ -449,24 +369,30 @@ def _launch(
         o_arg = out_k if out_k is not None else q
         v_strides = v_clean.stride() if v_clean is not None else (0, 0, 0, 0)
         o_strides = out_k.stride() if out_k is not None else (0, 0, 0, 0)
+        dropout = problem.has_dropout
+        keys, drop_thresh = q, 0  # dummies
+        if dropout:  # int64 [B, Hq] per-head hash keys, computed once on the host
+            keys, drop_thresh = head_keys(problem.dropout_seed, B, Hq, device), threshold(problem.dropout_p)
         grid = (-(-Lq // cfg["BLOCK_M"]), B * Hq)  # (query blocks, batch·heads)
-        kernel = _kernel(interpret)
+        kernel = jit.kernel(_attn_fwd_kernel, interpret)
         with torch.cuda.device(device) if device.type == "cuda" else contextlib.nullcontext():
             kernel[grid](
-                q, k, v_arg, mask if mask is not None else q, o_arg, stats,
+                q, k, v_arg, mask if mask is not None else q, o_arg, stats, keys,
                 *q.stride(), *k.stride(), *v_strides, *mask_strides, *o_strides,
                 stats.stride(0),
                 Hq, problem.group, Lq, Lk, Lk - Lq, window or 0, problem.sink_tokens,
                 problem.scale * LOG2E,
                 problem.scale / softcap if softcap else 1.0,
                 softcap * LOG2E if softcap else 1.0,
-                HEAD_D=D, BLOCK_D=max(16, _next_pow2(D)),
-                HEAD_DV=max(dv_k, 1), BLOCK_DV=max(16, _next_pow2(max(dv_k, 1))),
+                problem.scale, softcap or 1.0,
+                drop_thresh, 1.0 / (1.0 - problem.dropout_p),
+                HEAD_D=D, BLOCK_D=max(16, jit.next_pow2(D)),
+                HEAD_DV=max(dv_k, 1), BLOCK_DV=max(16, jit.next_pow2(max(dv_k, 1))),
                 BLOCK_M=cfg["BLOCK_M"], BLOCK_N=cfg["BLOCK_N"],
                 CAUSAL=problem.causal or window is not None,
                 HAS_WINDOW=window is not None, HAS_SOFTCAP=softcap is not None,
                 SCALE_LATE=softcap is None and mask_kind != 2 and problem.scale > 0,
-                MASK_KIND=mask_kind, HAS_V=v_clean is not None, ENTROPY=entropy,
+                MASK_KIND=mask_kind, HAS_V=v_clean is not None, ENTROPY=entropy, DROPOUT=dropout,
                 # fp32: three tf32 products ≈ fp32 accuracy on tensor cores (exact in the interpreter)
                 DOT_PRECISION="tf32x3" if q.dtype == torch.float32 else "tf32",  # tf32: the default
                 DOT_IN_FP32=interpret and q.dtype == torch.bfloat16,
