@@ -71,9 +71,8 @@ def throughput(texts: list[str], corpus: Path, batch_size: int, max_length: int)
     import torch
 
     import headentropy as he
-    from headentropy.analysis.aggregates import EntropyAggregate
     from headentropy.corpus import profile_corpus
-    from headentropy.corpus.runner import _batches, corpus_monitor
+    from headentropy.corpus.runner import _batches, corpus_monitor, profile_batch
 
     model, tok = he.load_model("smollm2")
     batches, _ = _batches(tok, texts, batch_size, max_length)
@@ -87,10 +86,7 @@ def throughput(texts: list[str], corpus: Path, batch_size: int, max_length: int)
 
     def profiled(ids, mask):  # what corpus.runner.run_shard does per batch
         nonlocal agg
-        with mon, torch.inference_mode():
-            model(input_ids=ids, attention_mask=mask)
-        part = EntropyAggregate.from_trace(mon.trace)
-        mon.taps[0].traces.clear()
+        part = profile_batch(model, mon, ids, mask)
         agg = part if agg is None else agg.merge(part)
 
     plain(*batches[0])  # warm-up: first-call allocations and the kernel library load

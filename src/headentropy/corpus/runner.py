@@ -196,17 +196,23 @@ def corpus_monitor(model: torch.nn.Module, backend: str):
     return monitor(model, backend=backend, taps=[TraceTap(token_stats=False)])
 
 
+def profile_batch(model: torch.nn.Module, mon, ids: torch.Tensor, mask: torch.Tensor) -> EntropyAggregate:
+    """One batch `[b, L]` under the monitor `mon`, as an aggregate; the trace is dropped."""
+    device = next(model.parameters()).device
+    with mon, torch.inference_mode():
+        model(input_ids=ids.to(device), attention_mask=mask.to(device))
+    part = EntropyAggregate.from_trace(mon.trace)
+    mon.taps[0].traces.clear()  # the trace is folded in: nothing grows with the corpus
+    return part
+
+
 def run_shard(model: torch.nn.Module, tokenizer, texts: list[str], batch_size: int, max_length: int | None,
               mon) -> EntropyAggregate:
     """The aggregate of one shard: length-sorted batches under the monitor `mon`, folded in."""
-    device = next(model.parameters()).device
     shard_agg = None
     batches, cut = _batches(tokenizer, texts, batch_size, max_length)
     for ids, mask in batches:
-        with mon, torch.inference_mode():
-            model(input_ids=ids.to(device), attention_mask=mask.to(device))
-        part = EntropyAggregate.from_trace(mon.trace)
-        mon.taps[0].traces.clear()  # the trace is folded in: nothing grows with the corpus
+        part = profile_batch(model, mon, ids, mask)
         shard_agg = part if shard_agg is None else shard_agg.merge(part)
     shard_agg.extra.update(texts=len(texts), tokens=int(sum(int(m.sum()) for _, m in batches)), truncated=cut)
     return shard_agg
