@@ -79,3 +79,34 @@ def test_carry_and_partial_logits(keep):
     nxt, _ = token_logit_stats(torch.randn(2, 1, 11, generator=g), ids[:, :1], 1, carry)
     torch.testing.assert_close(nxt["token_logprob"][:, 0], lp[:, -1].gather(1, ids[:, :1])[:, 0])
     assert math.isclose(float(nxt["predictive_entropy"][0, 0]), float(-(lp[0, -1].exp() * lp[0, -1]).sum()), rel_tol=1e-5)
+
+
+@pytest.mark.parametrize("path", ["torch", "cpu"])
+def test_logit_entropy_matches_fp64_on_both_paths(path, monkeypatch):
+    """The fused kernel's row pass and the torch fallback agree with fp64 log-softmax, edge rows included."""
+    from headentropy.capture import logits as logit_stats
+    from headentropy.kernels.cpu import loader
+
+    if path == "cpu":
+        try:
+            kernel = loader.load()
+        except loader.KernelUnavailable as exc:
+            pytest.skip(f"no fused CPU kernel here: {exc}")
+        monkeypatch.setattr(loader.KERNEL, "loaded", lambda: kernel)
+    else:
+        monkeypatch.setattr(loader.KERNEL, "loaded", lambda: None)
+    x = torch.randn(3, 21, 1000) * 8  # logits ×8: peaked rows; V not a multiple of the vector width
+    x[0, 3, :400] = float("-inf")  # a masked part of the vocabulary
+    x[1, 7] = float("-inf")  # an all -inf row: the entropy is undefined
+    x[2, 9, 5] = float("nan")  # a NaN logit poisons its row, never a silent number
+    lse, h = logit_stats._lse_entropy(x)
+    x64 = x.double()
+    lse64 = torch.logsumexp(x64, -1)
+    p64 = torch.exp(x64 - lse64[..., None])
+    h64 = lse64 - torch.where(p64 > 0, p64 * x64, torch.zeros((), dtype=torch.float64)).sum(-1)
+    ok = torch.ones_like(h, dtype=torch.bool)
+    ok[1, 7] = ok[2, 9] = False
+    torch.testing.assert_close(lse[ok].double(), lse64[ok], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(h[ok].double(), h64[ok], atol=1e-4, rtol=1e-5)
+    assert torch.isnan(h[1, 7]) and lse[1, 7] == float("-inf")
+    assert torch.isnan(h[2, 9]) and torch.isnan(lse[2, 9])

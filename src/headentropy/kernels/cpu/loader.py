@@ -121,6 +121,10 @@ class Extension:
             verbose=False,
         )
 
+    def loaded(self) -> ModuleType | None:
+        """The extension if this process has already loaded it, else None (never builds)."""
+        return self._module
+
     def load(self) -> ModuleType:
         """The compiled extension (built on the first call of the process if not cached)."""
         if self._module is not None:
