@@ -29,7 +29,7 @@ import subprocess
 import sys
 import time
 
-from harness import cpu_description, emit
+from harness import cpu_description, emit, interleaved
 
 HERE = os.path.abspath(__file__)
 LAYERS, HEADS = 30, 9  # SmolLM2-135M
@@ -109,6 +109,36 @@ def worker_forward(mode: str, length: int) -> dict:
     }
 
 
+def worker_paired(length: int, rounds: int) -> dict:
+    """Plain and monitored forwards interleaved in one process: their ratio under the same noise.
+
+    Fresh processes (worker_forward) give each configuration its own peak RSS, but on a shared
+    machine two processes minutes apart see different loads; here every round runs both back to
+    back on one loaded model, and the ratio is the median of the per-round ratios.
+    """
+    import statistics
+
+    import torch
+
+    import headentropy as he
+
+    model, tok = he.load_model("smollm2")
+    ids = _prompt_ids(tok, length)
+
+    def plain() -> None:
+        model(input_ids=ids)
+
+    def monitored() -> None:
+        with he.monitor(model):
+            model(input_ids=ids)
+
+    with torch.inference_mode():
+        times = interleaved({"sdpa": plain, "monitor": monitored}, rounds)
+    ratios = [m / s for s, m in zip(times["sdpa"], times["monitor"])]
+    return {"kind": "paired", "length": length, "ratio": statistics.median(ratios), "ratios": ratios,
+            "seconds": times}
+
+
 def worker_decode(prompt: int, new_tokens: int, repeats: int) -> dict:
     """Plain and monitored greedy decoding, alternated in one process (same model, same noise)."""
     import torch
@@ -176,6 +206,8 @@ def main() -> None:
     ap.add_argument("--decode-tokens", type=int, default=64)
     ap.add_argument("--decode-repeats", type=int, default=3)
     ap.add_argument("--skip-decode", action="store_true")
+    ap.add_argument("--paired-rounds", type=int, default=5,
+                    help="interleaved plain/monitored rounds in one process per length (0: skip)")
     ap.add_argument("--threads", type=int, default=1,
                     help="torch threads per worker (1: stable ratios on a shared machine)")
     ap.add_argument("--write", action="store_true", help="replace this script's block of BENCHMARKS.md")
@@ -192,6 +224,8 @@ def main() -> None:
         w = args.worker
         if w[0] == "forward":
             res = worker_forward(w[1], int(w[2]))
+        elif w[0] == "paired":
+            res = worker_paired(int(w[1]), int(w[2]))
         else:
             res = worker_decode(int(w[1]), int(w[2]), int(w[3]))
         print(json.dumps(res))
@@ -230,6 +264,10 @@ def main() -> None:
                 # Best of the rounds: on a shared machine, noise only ever adds time.
                 res[mode] = dict(min(rs, key=lambda r: r["seconds"]), peak_rss_gib=max(r["peak_rss_gib"] for r in rs),
                                  all_seconds=[r["seconds"] for r in rs])
+        if args.paired_rounds > 0:
+            paired = _run_worker(["paired", str(length), str(args.paired_rounds)], args.threads, timeout=7200)
+            print(f"# {length} paired: {json.dumps(paired)}", file=sys.stderr, flush=True)
+            res["paired"] = paired
         rows.append((length, res))
     decode = None
     if not args.skip_decode:
@@ -253,10 +291,14 @@ def main() -> None:
         f"SmolLM2-135M-Instruct (fp32), CPU: {cpu_description()}, {os.cpu_count()} cores ({args.threads} torch thread(s) "
         f"per run), torch {torch.__version__}; "
         f"monitored backend: `{backend}`; best of {args.repeats} rounds "
-        f"({args.long_repeats} above 4096 tokens), each configuration in a fresh process, rounds alternating.",
+        f"({args.long_repeats} above 4096 tokens), each configuration in a fresh process, rounds alternating"
+        + (f"; *interleaved*: plain and monitored forwards back to back in one process, median of "
+           f"{args.paired_rounds} per-round ratios (the steadier ratio on a shared machine)."
+           if args.paired_rounds > 0 else "."),
         "",
-        "| tokens | sdpa s | monitored s | monitored / sdpa | eager+output_attentions s | eager / sdpa | peak RSS GiB sdpa / monitored / eager |",
-        "|---:|---:|---:|---:|---:|---:|---|",
+        "| tokens | sdpa s | monitored s | monitored / sdpa | interleaved | eager+output_attentions s "
+        "| eager / sdpa | peak RSS GiB sdpa / monitored / eager |",
+        "|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     notes = []
     for length, res in rows:
@@ -266,8 +308,12 @@ def main() -> None:
                 notes.append(f"* {length} tokens, {name}: skipped — {r['skipped']}.")
             elif "error" in r:
                 notes.append(f"* {length} tokens, {name}: failed — {r['error']}.")
+        paired = res.get("paired", {})
+        if "error" in paired:
+            notes.append(f"* {length} tokens, interleaved: failed — {paired['error']}.")
+        side_by_side = f"{paired['ratio']:.2f}×" if "ratio" in paired else "—"
         lines.append(
-            f"| {length} | {t(s)} | {t(m)} | {ratio(m, s)} | {t(e)} | {ratio(e, s)} | "
+            f"| {length} | {t(s)} | {t(m)} | {ratio(m, s)} | {side_by_side} | {t(e)} | {ratio(e, s)} | "
             f"{rss(s)} / {rss(m)} / {rss(e) if 'skipped' not in e else 'skipped'} |"
         )
     if decode is not None:
