@@ -190,3 +190,46 @@ def test_or_between_two_right_names_is_fine():
     assert label.is_correct("Mark Twain or Samuel Clemens", TWAIN)
     assert label.is_correct("8, or eight", EIGHT)
     assert not label.is_correct("Au, or gold", ["Au"])   # documented false negative
+
+
+# --- the fresh held-out domain `art` (issue 14) ------------------------------------------------
+
+def _art():
+    if str(QA) not in sys.path:
+        sys.path.insert(0, str(QA))
+    import sources.art as art
+    return {q["question"]: q["answers"] for q in art.QUESTIONS}
+
+
+@pytest.mark.parametrize("question, answer, expected", [
+    ("Who painted the Mona Lisa?", "The Mona Lisa was painted by Leonardo da Vinci.", True),
+    ("Who painted the Mona Lisa?", "Leonardo", True),
+    ("Who painted the Mona Lisa?", "Michelangelo painted the Mona Lisa.", False),
+    ("Who painted The Starry Night?", "Vincent Van Gogh", True),
+    ("Who painted The Starry Night?", "Paul Gauguin", False),
+    ("Who painted Las Meninas?", "Diego Velazquez", True),            # accents dropped
+    ("Who composed the New World Symphony?", "Antonin Dvorak", True),
+    ("Who composed The Blue Danube?", "Johann Strauss II", True),
+    ("Who composed The Blue Danube?", "Richard Strauss", False),       # no bare "Strauss"
+    ("Who painted The Death of Marat?", "Jacques Louis David", True),
+    ("Who painted The Death of Marat?", "David", False),               # no bare "David"
+    ("Who painted American Gothic?", "Grant Wood", True),
+    ("Who painted American Gothic?", "It is made of wood.", False),    # no bare "Wood"
+    ("Who composed the opera Aida?", "Verdi or Puccini", False),       # an either/or hedge
+    ("Who composed the ballet Swan Lake?", "Pyotr Ilyich Tchaikovsky", True),
+    ("Which architect designed the house Fallingwater?", "Frank Lloyd Wright", True),
+    ("Which architect designed the house Fallingwater?", "Frank Gehry", False),
+])
+def test_art_aliases_label_answers(question, answer, expected):
+    assert label.is_correct(answer, _art()[question]) is expected
+
+
+def test_art_is_a_fresh_domain():
+    """At least 120 questions; no other domain asks who made a work of art."""
+    art = _art()
+    assert len(art) >= 120
+    questions = [json.loads(line) for line in open(QA / "questions.jsonl", encoding="utf-8")]
+    assert sum(q["domain"] == "art" for q in questions) == len(art)
+    others = {q["question"] for q in questions if q["domain"] != "art"}
+    assert not others & set(art)
+    assert not any(q.startswith(("Who painted", "Who composed", "Who sculpted")) for q in others)
