@@ -233,3 +233,35 @@ def test_art_is_a_fresh_domain():
     others = {q["question"] for q in questions if q["domain"] != "art"}
     assert not others & set(art)
     assert not any(q.startswith(("Who painted", "Who composed", "Who sculpted")) for q in others)
+
+
+def _animals():
+    if str(QA) not in sys.path:
+        sys.path.insert(0, str(QA))
+    import sources.animals as animals
+    return {q["question"]: q["answers"] for q in animals.QUESTIONS}
+
+
+@pytest.mark.parametrize("question, answer, expected", [
+    ("What sound does a cow make?", "A cow says 'moo'.", True),
+    ("What sound does a cow make?", "A low rumbling sound.", False),      # no "low" alias
+    ("What is a young dog called?", "A young dog is called a puppy.", True),
+    ("What is a young dog called?", "A kitten", False),
+    ("What is a fox's underground home called?", "It lives deep in the earth.", False),  # no "earth" alias
+    ("What is a fox's underground home called?", "A den", True),
+    ("What class of animals does a bat belong to?", "Bats are mammals.", True),
+    ("What class of animals does a bat belong to?", "A bat is a bird.", False),
+    ("What is a male duck called?", "A drake", True),
+    ("What is a group of geese on the ground called?", "A gaggle of geese", True),
+    ("What is the mound that termites build called?", "The mound that termites build is called a nest.", False),
+])
+def test_animals_aliases_label_answers(question, answer, expected):
+    assert label.is_correct(answer, _animals()[question]) is expected
+
+
+def test_animals_is_a_fresh_domain():
+    animals = _animals()
+    assert len(animals) >= 120
+    questions = [json.loads(line) for line in open(QA / "questions.jsonl", encoding="utf-8")]
+    assert sum(q["domain"] == "animals" for q in questions) == len(animals)
+    assert not {q["question"] for q in questions if q["domain"] != "animals"} & set(animals)
