@@ -135,6 +135,7 @@ class Selection:
     chosen: str
     folds: dict[str, dict[str, ConfidenceScorer]]  # candidate -> left-out domain -> its scorer
     value: dict[str, float] | None = None  # candidate -> the rule's criterion (mean within-domain AUROC)
+    meta_weights: dict | None = None  # stack candidates: left-out domain -> the meta-learner's weights
 
 
 def select_design(gs: GenerationSet, candidates: dict[str, dict] | None = None, log=None) -> Selection:
