@@ -194,11 +194,15 @@ def test_or_between_two_right_names_is_fine():
 
 # --- the fresh held-out domain `art` (issue 14) ------------------------------------------------
 
-def _art():
+def _domain(name: str) -> dict[str, list[str]]:
+    """question -> aliases of one source table (data/qa/sources/<name>.py)."""
     if str(QA) not in sys.path:
         sys.path.insert(0, str(QA))
-    import sources.art as art
-    return {q["question"]: q["answers"] for q in art.QUESTIONS}
+    import importlib
+
+    return {q["question"]: q["answers"] for q in importlib.import_module(f"sources.{name}").QUESTIONS}
+
+
 
 
 @pytest.mark.parametrize("question, answer, expected", [
@@ -221,25 +225,24 @@ def _art():
     ("Which architect designed the house Fallingwater?", "Frank Gehry", False),
 ])
 def test_art_aliases_label_answers(question, answer, expected):
-    assert label.is_correct(answer, _art()[question]) is expected
+    assert label.is_correct(answer, _domain("art")[question]) is expected
 
 
-def test_art_is_a_fresh_domain():
-    """At least 120 questions; no other domain asks who made a work of art."""
-    art = _art()
-    assert len(art) >= 120
+@pytest.mark.parametrize("name", ["art", "animals"])
+def test_fresh_domain_is_large_enough_and_new(name):
+    """At least 120 questions, all in questions.jsonl, none asked by another domain."""
+    table = _domain(name)
+    assert len(table) >= 120
     questions = [json.loads(line) for line in open(QA / "questions.jsonl", encoding="utf-8")]
-    assert sum(q["domain"] == "art" for q in questions) == len(art)
-    others = {q["question"] for q in questions if q["domain"] != "art"}
-    assert not others & set(art)
-    assert not any(q.startswith(("Who painted", "Who composed", "Who sculpted")) for q in others)
+    assert sum(q["domain"] == name for q in questions) == len(table)
+    others = {q["question"] for q in questions if q["domain"] != name}
+    assert not others & set(table)
 
 
-def _animals():
-    if str(QA) not in sys.path:
-        sys.path.insert(0, str(QA))
-    import sources.animals as animals
-    return {q["question"]: q["answers"] for q in animals.QUESTIONS}
+def test_no_other_domain_asks_who_made_a_work_of_art():
+    questions = [json.loads(line) for line in open(QA / "questions.jsonl", encoding="utf-8")]
+    assert not any(q["question"].startswith(("Who painted", "Who composed", "Who sculpted"))
+                   for q in questions if q["domain"] != "art")
 
 
 @pytest.mark.parametrize("question, answer, expected", [
@@ -256,12 +259,4 @@ def _animals():
     ("What is the mound that termites build called?", "The mound that termites build is called a nest.", False),
 ])
 def test_animals_aliases_label_answers(question, answer, expected):
-    assert label.is_correct(answer, _animals()[question]) is expected
-
-
-def test_animals_is_a_fresh_domain():
-    animals = _animals()
-    assert len(animals) >= 120
-    questions = [json.loads(line) for line in open(QA / "questions.jsonl", encoding="utf-8")]
-    assert sum(q["domain"] == "animals" for q in questions) == len(animals)
-    assert not {q["question"] for q in questions if q["domain"] != "animals"} & set(animals)
+    assert label.is_correct(answer, _domain("animals")[question]) is expected
