@@ -1,17 +1,22 @@
 """Calibrate the shipped SmolLM2 confidence scorer and write HALLUCINATION.md (issue 14).
 
-    .venv/bin/python validation/validate_confidence.py [--held-out numbers] [--skip-gates]
+    .venv/bin/python validation/validate_confidence.py [--held-out art,animals] [--skip-gates]
+    .venv/bin/python validation/validate_confidence.py --generate-only   # answer what the cache lacks, accuracies only
+    .venv/bin/python validation/validate_confidence.py --select-only     # the selection table, training domains only
 
 1. Answers every question of data/qa/questions.jsonl greedily with the embedded SmolLM2 under
    he.monitor (features from the same pass) and labels them by alias match; the generation set is
-   cached in out/confidence/generations (delete it to regenerate).
-2. Holds one domain out (`--held-out`). On the other domains: 5-fold cross-validation (in-domain)
-   and leave-one-domain-out (transfer), for the scorer and every baseline; then model selection:
-   every design of `evaluate.CANDIDATES`, leave-one-domain-out, chosen by `evaluate.SELECTION_RULE`
-   (`--select-only` prints that table alone and stops before the held-out rows are touched).
-3. Fits the shipped scorer (the chosen design) on every domain but the held-out one and saves it into
-   src/headentropy/confidence/scorers/smollm2; judges it on the held-out domain only.
-4. Gates on the held-out domain with thresholds chosen on the training domains' out-of-fold
+   cached in out/confidence/generations and extended by the questions it lacks (delete it to
+   regenerate everything).
+2. Holds the `--held-out` domains out. On the other domains: 5-fold cross-validation (in-domain)
+   and leave-one-domain-out (transfer), for the per-head scorer and every baseline; then model
+   selection: every design of `evaluate.CANDIDATES`, leave-one-domain-out, chosen by
+   `evaluate.SELECTION_RULE` (`--select-only` prints that table alone and stops before the held-out
+   rows are touched; its result is cached in out/confidence/selection and reused).
+3. Fits the shipped scorer (the chosen design) on every domain but the held-out ones and saves it into
+   src/headentropy/confidence/scorers/smollm2; judges it on each held-out domain (and pooled), with a
+   paired bootstrap of its AUROC difference to the token log-probability.
+4. Gates on the held-out domains with thresholds chosen on the training domains' out-of-fold
    scores: abstain (accuracy vs coverage), resample (rejection sampling vs greedy), retrieve over
    data/qa/passages (never / when triggered / always).
 Country capitals are not in the data at all: that domain is reserved for an independent check.
