@@ -1,17 +1,22 @@
 """Calibrate the shipped SmolLM2 confidence scorer and write HALLUCINATION.md (issue 14).
 
-    .venv/bin/python validation/validate_confidence.py [--held-out numbers] [--skip-gates]
+    .venv/bin/python validation/validate_confidence.py [--held-out art,animals] [--skip-gates]
+    .venv/bin/python validation/validate_confidence.py --generate-only   # answer what the cache lacks, accuracies only
+    .venv/bin/python validation/validate_confidence.py --select-only     # the selection table, training domains only
 
 1. Answers every question of data/qa/questions.jsonl greedily with the embedded SmolLM2 under
    he.monitor (features from the same pass) and labels them by alias match; the generation set is
-   cached in out/confidence/generations (delete it to regenerate).
-2. Holds one domain out (`--held-out`). On the other domains: 5-fold cross-validation (in-domain)
-   and leave-one-domain-out (transfer), for the scorer and every baseline; then model selection:
-   every design of `evaluate.CANDIDATES`, leave-one-domain-out, chosen by `evaluate.SELECTION_RULE`
-   (`--select-only` prints that table alone and stops before the held-out rows are touched).
-3. Fits the shipped scorer (the chosen design) on every domain but the held-out one and saves it into
-   src/headentropy/confidence/scorers/smollm2; judges it on the held-out domain only.
-4. Gates on the held-out domain with thresholds chosen on the training domains' out-of-fold
+   cached in out/confidence/generations and extended by the questions it lacks (delete it to
+   regenerate everything).
+2. Holds the `--held-out` domains out. On the other domains: 5-fold cross-validation (in-domain)
+   and leave-one-domain-out (transfer), for the per-head scorer and every baseline; then model
+   selection: every design of `evaluate.CANDIDATES`, leave-one-domain-out, chosen by
+   `evaluate.SELECTION_RULE` (`--select-only` prints that table alone and stops before the held-out
+   rows are touched; its result is cached in out/confidence/selection and reused).
+3. Fits the shipped scorer (the chosen design) on every domain but the held-out ones and saves it into
+   src/headentropy/confidence/scorers/smollm2; judges it on each held-out domain (and pooled), with a
+   paired bootstrap of its AUROC difference to the token log-probability.
+4. Gates on the held-out domains with thresholds chosen on the training domains' out-of-fold
    scores: abstain (accuracy vs coverage), resample (rejection sampling vs greedy), retrieve over
    data/qa/passages (never / when triggered / always).
 Country capitals are not in the data at all: that domain is reserved for an independent check.
@@ -20,6 +25,7 @@ Country capitals are not in the data at all: that domain is reserved for an inde
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -45,14 +51,80 @@ DOC = ROOT / "HALLUCINATION.md"
 
 
 def generations(model, tok, questions) -> GenerationSet:
+    """The cached generation set, extended by the questions it lacks (a question whose text
+    changed is answered again); answers already cached are kept, so adding a domain answers only
+    that domain's questions (in batches of their own)."""
     folder = CACHE / "generations"
-    if (folder / "generations.jsonl").exists():
-        gs = GenerationSet.load(folder)
-        if [r.id for r in gs.rows] == [q.id for q in questions]:
-            return gs
-    gs = answer_questions(model, tok, questions, batch_size=16)
+    cached = GenerationSet.load(folder) if (folder / "generations.jsonl").exists() else None
+    if cached is not None and [(r.id, r.question) for r in cached.rows] == [(q.id, q.question) for q in questions]:
+        return cached
+    have: dict[str, int] = {}
+    if cached is not None:
+        text = {q.id: q.question for q in questions}
+        have = {r.id: i for i, r in enumerate(cached.rows) if text.get(r.id) == r.question}
+    missing = [q for q in questions if q.id not in have]
+    print(f"answering {len(missing)} questions ({len(have)} cached) ...", file=sys.stderr)
+    new = answer_questions(model, tok, missing, batch_size=16) if missing else cached
+    at = {r.id: i for i, r in enumerate(new.rows)}
+    rows, feats = [], []
+    for q in questions:
+        src, i = (cached, have[q.id]) if q.id in have else (new, at[q.id])
+        row = src.rows[i]  # labelled again against the current aliases
+        rows.append(dataclasses.replace(row, correct=is_correct(row.answer, q.answers) if q.answers else None))
+        feats.append(src.features[i])
+    gs = GenerationSet(rows, torch.stack(feats), new.num_layers, new.num_heads, new.model_name)
     gs.save(folder)
     return gs
+
+
+def selection(train: GenerationSet) -> E.Selection:
+    """`E.select_design(train)`, cached in out/confidence/selection (the LODO scores, sizes and the
+    stack's meta weights) under a key of the candidates, the rule, the training rows and their features;
+    `--select-only` fills the cache, the full run reuses it when nothing changed."""
+    import hashlib
+    import json
+
+    from safetensors.torch import load_file, save_file
+
+    folder = CACHE / "selection"
+    h = hashlib.sha256(json.dumps([E.CANDIDATES, E.SELECTION_RULE, [r.id for r in train.rows],
+                                   [bool(r.correct) for r in train.rows]], sort_keys=True, default=str).encode())
+    h.update(train.features.double().contiguous().numpy().tobytes())
+    key = h.hexdigest()
+    try:
+        meta = json.loads((folder / "selection.json").read_text())
+        if meta["key"] == key:
+            scores = load_file(str(folder / "scores.safetensors"))
+            print("model selection: cached", file=sys.stderr)
+            return E.Selection({n: scores[str(i)] for i, n in enumerate(meta["names"])}, meta["features"],
+                               meta["chosen"], {}, meta["value"], meta.get("meta_weights", {}))
+    except (OSError, KeyError, ValueError):
+        pass
+    sel = E.select_design(train, log=lambda m: print(m, file=sys.stderr, flush=True))
+    meta_weights = {n: {d: sc.info["stack"]["meta_weight"] for d, sc in by.items()}
+                    for n, by in sel.folds.items() if E.CANDIDATES[n].get("stack")}
+    folder.mkdir(parents=True, exist_ok=True)
+    names = list(sel.scores)
+    save_file({str(i): sel.scores[n].contiguous() for i, n in enumerate(names)}, str(folder / "scores.safetensors"))
+    (folder / "selection.json").write_text(json.dumps({"key": key, "names": names, "features": sel.features,
+                                                       "chosen": sel.chosen, "value": sel.value,
+                                                       "meta_weights": meta_weights}, indent=1))
+    sel.meta_weights = meta_weights
+    return sel
+
+
+def paired_difference(a: torch.Tensor, b: torch.Tensor, y: torch.Tensor, n: int = 1000,
+                      seed: int = 0) -> tuple[float, float, float]:
+    """AUROC(a) - AUROC(b) on the same answers and its 95% interval over paired resamples."""
+    g = torch.Generator().manual_seed(seed)
+    out = []
+    for _ in range(n):
+        idx = torch.randint(0, len(y), (len(y),), generator=g)
+        v = auroc(a[idx], y[idx]) - auroc(b[idx], y[idx])
+        if v == v:
+            out.append(v)
+    s = torch.tensor(out, dtype=torch.float64)
+    return auroc(a, y) - auroc(b, y), float(torch.quantile(s, 0.025)), float(torch.quantile(s, 0.975))
 
 
 def table(rows: list[E.Row]) -> str:
@@ -70,25 +142,29 @@ def selection_section(train: GenerationSet, sel: E.Selection) -> list[str]:
     the training domains (the held-out domain is not in `train`)."""
     y = train.labels
     doms = sorted(set(train.domains))
-    masks = {d: torch.tensor([x == d for x in train.domains]) for d in doms}
     lp = E.baseline_scores(train)["mean_logprob"]
+    lp_per = E.per_domain_auroc(lp, y, train.domains)
     out = ["## Model selection for unseen domains (training domains only)\n",
-           "The previous shipped design (per-head features) fell below the token log-probability on the held-out "
-           "domain. The candidate designs below were written down (`headentropy.confidence.evaluate.CANDIDATES`) "
-           "before any of them was run, and compared by leave-one-domain-out on the "
-           f"{len(doms)} training domains only ({', '.join(doms)}): each domain is scored by a scorer fitted on the "
-           f"other {len(doms) - 1}, with everything the fit chooses (C by leave-one-domain-out log loss among those "
-           f"{len(doms) - 1}, the top-k heads, the stack's meta-learner) chosen without it. Rule: {E.SELECTION_RULE}. "
-           "The held-out domain played no part in this table or the choice.\n",
-           "| candidate | features | pooled AUROC [95% CI] | " + " | ".join(doms) + " | mean of domains |",
-           "|---|---|---|" + "---|" * len(doms) + "---|"]
+           "The per-head design fell below the token log-probability on the first held-out domain (`numbers`), "
+           "which has since joined the training domains. The candidate designs below were written down "
+           "(`headentropy.confidence.evaluate.CANDIDATES`, with the reasons there) before any of them was run on "
+           f"these {len(doms)} training domains and before any scorer was run on the fresh held-out domains, and "
+           f"compared by leave-one-domain-out on the {len(doms)} training domains only ({', '.join(doms)}): each "
+           f"domain is scored by a scorer fitted on the other {len(doms) - 1}, with everything the fit chooses (C by "
+           f"leave-one-domain-out log loss among those {len(doms) - 1}, the top-k heads, the stack's meta-learner, "
+           f"the residual correction's C) chosen without it. Rule: {E.SELECTION_RULE}. The held-out domains played "
+           "no part in this table or the choice.\n",
+           "| candidate | features | " + " | ".join(doms) + " | mean of domains | domains above log-prob | "
+           "pooled AUROC [95% CI] |",
+           "|---|---|" + "---|" * len(doms) + "---|---|---|"]
 
     def line(name: str, s: torch.Tensor, size: str) -> str:
         v, lo, hi = bootstrap(auroc, s, y, 1000)
-        per = [auroc(s[m], y[m]) for m in masks.values()]
+        per = E.per_domain_auroc(s, y, train.domains)
+        above = sum(per[d] > lp_per[d] for d in doms)
         mark = " **(chosen)**" if name == sel.chosen else ""
-        return (f"| {name}{mark} | {size} | {v:.3f} [{lo:.3f}, {hi:.3f}] | " + " | ".join(f"{a:.3f}" for a in per)
-                + f" | {sum(per) / len(per):.3f} |")
+        return (f"| {name}{mark} | {size} | " + " | ".join(f"{per[d]:.3f}" for d in doms)
+                + f" | {sum(per.values()) / len(per):.3f} | {above} of {len(doms)} | {v:.3f} [{lo:.3f}, {hi:.3f}] |")
 
     for name, s in sel.scores.items():
         out.append(line(name, s, str(sel.features[name])))
@@ -99,27 +175,37 @@ def selection_section(train: GenerationSet, sel: E.Selection) -> list[str]:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--held-out", default="numbers", help="domain kept out of training (judges the shipped scorer)")
+    ap.add_argument("--held-out", default="art,animals",
+                    help="domains kept out of training, comma-separated (they judge the shipped scorer)")
     ap.add_argument("--skip-gates", action="store_true")
     ap.add_argument("--resample-n", type=int, default=4)
+    ap.add_argument("--generate-only", action="store_true",
+                    help="answer the questions the cache lacks, print each domain's accuracy and stop (no scorer is run)")
     ap.add_argument("--select-only", action="store_true",
                     help="print the model-selection table (training domains only, from the cached generations) and stop")
     args = ap.parse_args()
     t0 = time.time()
+    held_out = [d for d in args.held_out.split(",") if d]
     if args.select_only:  # never touches the held-out rows: they are removed before anything is computed
         gs = GenerationSet.load(CACHE / "generations")
-        train = gs.subset([d != args.held_out for d in gs.domains])
-        sel = E.select_design(train)
+        train = gs.subset([d not in held_out for d in gs.domains])
+        sel = selection(train)
         print("\n".join(selection_section(train, sel)))
         print(f"chosen: {sel.chosen} ({time.time() - t0:.0f} s)")
         return
     model, tok = he.load_model("smollm2")
     questions = load_questions(DATA / "questions.jsonl")
     gs = generations(model, tok, questions)
+    if args.generate_only:
+        for d in sorted(set(gs.domains)):
+            m = torch.tensor([x == d for x in gs.domains])
+            print(f"{d:<12} {int(m.sum()):>4} answers, accuracy {float(gs.labels[m].double().mean()):.2f}")
+        print(f"({time.time() - t0:.0f} s)")
+        return
     domains = sorted(set(gs.domains))
-    if args.held_out not in domains:
-        sys.exit(f"--held-out {args.held_out!r} is not a domain of the data: {domains}")
-    held = torch.tensor([d == args.held_out for d in gs.domains])
+    if not held_out or set(held_out) - set(domains):
+        sys.exit(f"--held-out {args.held_out!r} names no domain or one that is not a domain of the data: {domains}")
+    held = torch.tensor([d in held_out for d in gs.domains])
     train, test = gs.subset(~held), gs.subset(held)
     out: list[str] = []
     w = out.append
@@ -135,7 +221,7 @@ def main() -> None:
     w("| domain | questions | answered correctly |\n|---|---|---|")
     for d in domains:
         m = torch.tensor([x == d for x in gs.domains])
-        w(f"| {d}{' (held out)' if d == args.held_out else ''} | {int(m.sum())} | {float(gs.labels[m].double().mean()):.2f} |")
+        w(f"| {d}{' (held out)' if d in held_out else ''} | {int(m.sum())} | {float(gs.labels[m].double().mean()):.2f} |")
     w("")
 
     # ---- in-domain and transfer on the training domains --------------------------------------
@@ -148,7 +234,7 @@ def main() -> None:
       "per-head attention entropy, Rényi-2 and sink mass over the answer plus the logits' features; "
       "`(attention)` only the attention features; `(logits)` only token log-probabilities, predictive "
       "entropy and length. Baselines have a fixed orientation (evaluate.py).\n")
-    w(f"### In-domain: 5-fold cross-validation over {', '.join(d for d in domains if d != args.held_out)}\n")
+    w(f"### In-domain: 5-fold cross-validation over {', '.join(d for d in domains if d not in held_out)}\n")
     w(table(scores_table(train, learned_cv)) + "\n")
     w("### Transfer: leave one domain out (fit on the others, score the one left out; pooled)\n")
     w(table(scores_table(train, learned_lodo)) + "\n")
@@ -163,78 +249,123 @@ def main() -> None:
 
     # ---- model selection for transfer: training domains only ---------------------------------
     print("model selection ...", file=sys.stderr)
-    sel = E.select_design(train)
+    sel = selection(train)
     out.extend(selection_section(train, sel))
     previous = "per-head (previous design)"
     design = E.CANDIDATES[sel.chosen]
-    values = {n: auroc(v, train.labels) for n, v in sel.scores.items()}
     doms = sorted(set(train.domains))
-    per_domain = {n: sum(auroc(v[m], train.labels[m]) for m in
-                         (torch.tensor([x == d for x in train.domains]) for d in doms)) / len(doms)
-                  for n, v in sel.scores.items()}
-    if sel.chosen == previous:
-        w(f"The rule keeps the previous design: no candidate beats its pooled leave-one-domain-out AUROC "
-          f"({values[previous]:.3f}); by the mean of the per-domain AUROCs it is also first "
-          f"({per_domain[previous]:.3f})." if per_domain[previous] >= max(per_domain.values()) else
-          f"The rule keeps the previous design: no candidate beats its pooled leave-one-domain-out AUROC "
-          f"({values[previous]:.3f}).")
-    else:
-        w(f"The rule chooses **{sel.chosen}** (pooled {values[sel.chosen]:.3f} against {values[previous]:.3f} for "
-          "the previous design); it becomes the shipped scorer.")
-    gaps = [f"{n} {per_domain[n]:.3f} within domains vs {values[n]:.3f} pooled" for n in sel.scores
-            if per_domain[n] - values[n] > 0.05]
+    pooled = {n: auroc(v, train.labels) for n, v in sel.scores.items()}
+    within = sel.value  # mean within-domain AUROC, the rule's criterion
+    lp_within = sum(E.per_domain_auroc(E.baseline_scores(train)["mean_logprob"], train.labels, train.domains).values()) / len(doms)
+    runner_up = max((n for n in within if n != sel.chosen), key=lambda n: within[n])
+    w(f"The rule chooses **{sel.chosen}** ({sel.features[sel.chosen]} features): mean AUROC inside the left-out "
+      f"training domain {within[sel.chosen]:.3f} (next: {runner_up}, {within[runner_up]:.3f}; the previous per-head "
+      f"design {within[previous]:.3f}; the mean token log-probability alone {lp_within:.3f}). "
+      + ("It becomes the shipped scorer." if sel.chosen != previous else "The shipped design stays the same."))
+    gaps = [f"{n} {within[n]:.3f} within domains vs {pooled[n]:.3f} pooled" for n in sel.scores
+            if within[n] - pooled[n] > 0.05]
     if gaps:
         w("Where the pooled AUROC falls well below the mean within-domain AUROC, a design ranks answers inside a "
-          "domain but its scores shift between domains (the pooled table counts that, and so would one threshold "
+          "domain but its scores shift between domains (the pooled column counts that, and so would one threshold "
           "for all domains): " + "; ".join(gaps) + ".")
-    for n, by_domain in sel.folds.items():
-        if E.CANDIDATES[n].get("stack"):
-            w(f"Meta-learner weights of *{n}* (logits model, attention model) per left-out domain: "
-              + "; ".join(f"{d} ({s.info['stack']['meta_weight']['logits']:+.2f}, "
-                          f"{s.info['stack']['meta_weight']['attention']:+.2f})" for d, s in by_domain.items())
-              + " (fitted on out-of-domain log-odds of base models that saw two domains each).")
+    for n, by_domain in (sel.meta_weights or {}).items():
+        w(f"Meta-learner weights of *{n}* (logits model, attention model) per left-out domain: "
+          + "; ".join(f"{d} ({mw['logits']:+.2f}, {mw['attention']:+.2f})" for d, mw in by_domain.items())
+          + " (fitted on out-of-domain log-odds of base models that each saw the other training domains but one).")
     w("")
 
-    # ---- the shipped scorer, judged on the held-out domain ------------------------------------
+    # ---- the shipped scorer, judged on the held-out domains -----------------------------------
+    print("the shipped scorer on the held-out domains ...", file=sys.stderr)
     scorer = he.ConfidenceScorer(**design).fit_features(train.features, train.labels, gs.num_layers, gs.num_heads,
                                                         gs.model_name, groups=train.domains)
-    held_scores = {f"shipped scorer: {sel.chosen}": scorer.score_features(test.features)}
-    if sel.chosen != previous:
-        held_scores[f"{previous}, seen once before"] = E._fit(train, **E.CANDIDATES[previous]).score_features(test.features)
-    rows = scores_table(test, held_scores)
-    ours, lp = rows[0].auroc[0], next(r for r in rows if r.method == "baseline: mean_logprob").auroc[0]
-    scorer.info.update({"model": "smollm2", "held_out_domain": args.held_out, "prompt": he.confidence.qa.PROMPT,
-                        "design": sel.chosen,
-                        "selection": {"rule": E.SELECTION_RULE, "lodo_auroc": {n: round(v, 4) for n, v in values.items()}},
-                        "benchmark": {"held_out_auroc": round(ours, 4), "held_out_logprob_auroc": round(lp, 4),
-                                      "document": "HALLUCINATION.md"}})
+    ref = E._fit(train, **E.CANDIDATES[previous]) if sel.chosen != previous else None
+    mine = f"shipped scorer: {sel.chosen}"
+    per_held: dict[str, list[E.Row]] = {}
+    for d in held_out:
+        part = test.subset([x == d for x in test.domains])
+        hs = {mine: scorer.score_features(part.features)}
+        if ref is not None:
+            hs[f"{previous} (refitted on the same 5 domains, for comparison)"] = ref.score_features(part.features)
+        per_held[d] = scores_table(part, hs)
+    both = {mine: scorer.score_features(test.features)}
+    if ref is not None:
+        both[f"{previous} (refitted on the same 5 domains, for comparison)"] = ref.score_features(test.features)
+    pooled_rows = scores_table(test, both)
+
+    def ours_lp(rows: list[E.Row]) -> tuple[E.Row, E.Row]:
+        return rows[0], next(r for r in rows if r.method == "baseline: mean_logprob")
+
+    bench = {d: {"auroc": round(ours_lp(r)[0].auroc[0], 4), "logprob_auroc": round(ours_lp(r)[1].auroc[0], 4),
+                 "answers": r[0].n, "accuracy": round(r[0].accuracy, 4)} for d, r in per_held.items()}
+    scorer.info.update({"model": "smollm2", "held_out_domain": ", ".join(held_out), "held_out_domains": held_out,
+                        "prompt": he.confidence.qa.PROMPT, "design": sel.chosen,
+                        "selection": {"rule": E.SELECTION_RULE,
+                                      "lodo_mean_within_domain_auroc": {n: round(v, 4) for n, v in within.items()},
+                                      "lodo_pooled_auroc": {n: round(v, 4) for n, v in pooled.items()}},
+                        "benchmark": {"held_out": bench, "document": "HALLUCINATION.md"}})
     scorer.save(SHIPPED)
-    how = (f"C = {scorer.C} chosen by leave-one-domain-out log loss" if not scorer.stack else
-           f"C per base model {scorer.info['stack']['C']} chosen by leave-one-domain-out log loss, meta-learner on "
-           "out-of-domain log-odds")
-    w(f"## The shipped scorer on the held-out domain `{args.held_out}` (never seen in training)\n")
-    w(f"`he.ConfidenceScorer.load(\"smollm2\")`: design *{sel.chosen}*, fitted on {len(train)} answers of the other "
-      f"domains ({how}).\n")
-    w(table(rows) + "\n")
-    w(f"Held-out AUROC: shipped scorer **{ours:.3f}** vs token log-probability **{lp:.3f}** — "
-      + ("the scorer is above the baseline." if ours > lp else "the scorer is **not** above the baseline.")
-      + (" The goal of 0.90 is met." if ours >= 0.90 else " The goal of 0.90 is not met.") + "\n")
-    E.plot_risk_coverage({"shipped scorer": held_scores[f"shipped scorer: {sel.chosen}"],
-                        "mean token log-prob": E.baseline_scores(test)["mean_logprob"],
-                        "- mean attention entropy": E.baseline_scores(test)["attention_entropy"]},
-                       test.labels, ROOT / "docs" / "risk_coverage.png", f"held-out domain: {args.held_out}")
-    w("![risk-coverage on the held-out domain](docs/risk_coverage.png)\n")
-    w("How this was developed (so the held-out number can be weighed): the held-out domain was fixed before the "
-      "first run. The first run's features had no novel-token group; its held-out result (0.739 against 0.806) "
-      "was seen, after which the novel-token features were added because SmolLM2 answers in sentences that repeat "
-      "the question, and kept because they did not hurt leave-one-domain-out scores on the training domains. "
-      "That per-head design's held-out result (0.742 against 0.806) was then seen too. The model selection above "
-      "came after it, so the held-out domain had been looked at once before the selection: the candidates were "
-      "motivated by that failure, but compared and chosen on the training domains alone. "
-      + ("The selection kept the per-head design, so the number above is that same model again, not a new look."
-         if sel.chosen == previous else
-         "The chosen design was evaluated on the held-out domain once, for the table above.")
-      + " No other choice (prompt, model, regularisation grid, feature set) was changed after seeing the held-out domain.\n")
+    if scorer.stack:
+        how = (f"C per base model {scorer.info['stack']['C']} chosen by leave-one-domain-out log loss, meta-learner on "
+               "out-of-domain log-odds")
+    elif scorer.residual:
+        how = (f"C of the logits model {scorer.info['residual']['C']['logits']} and of the attention correction "
+               f"{scorer.info['residual']['C']['attention']}, each chosen by leave-one-domain-out log loss")
+    else:
+        how = f"C = {scorer.C} chosen by leave-one-domain-out log loss"
+    w(f"## The shipped scorer on the fresh held-out domains ({', '.join(f'`{d}`' for d in held_out)}; never seen in "
+      "training or selection)\n")
+    w(f"`he.ConfidenceScorer.load(\"smollm2\")`: design *{sel.chosen}*, fitted on {len(train)} answers of the "
+      f"{len(doms)} training domains ({how}).\n")
+    for d, rows in per_held.items():
+        w(f"### `{d}`\n")
+        w(table(rows) + "\n")
+    w(f"### {' and '.join(f'`{d}`' for d in held_out)} pooled\n")
+    w("(Pooled across two domains the AUROC also counts how the scores of one domain sit against the other's.)\n")
+    w(table(pooled_rows) + "\n")
+    verdicts = []
+    for d, rows in per_held.items():
+        o, l = ours_lp(rows)
+        part = test.subset([x == d for x in test.domains])
+        diff, lo, hi = paired_difference(scorer.score_features(part.features),
+                                         E.baseline_scores(part)["mean_logprob"], part.labels)
+        verdicts.append(f"* `{d}` ({o.n} answers, {round(o.accuracy * o.n)} correct): shipped scorer AUROC "
+                        f"**{o.auroc[0]:.3f}** [{o.auroc[1]:.3f}, {o.auroc[2]:.3f}], mean token log-probability "
+                        f"**{l.auroc[0]:.3f}** [{l.auroc[1]:.3f}, {l.auroc[2]:.3f}]; difference {diff:+.3f} "
+                        f"(paired bootstrap 95% interval [{lo:+.3f}, {hi:+.3f}]): the scorer is "
+                        + ("above" if diff > 0 else "**not** above") + " the baseline"
+                        + (", and the interval excludes no difference" if lo > 0 or hi < 0 else
+                           ", but the interval includes no difference, so the order is not established")
+                        + ("; the goal of 0.90 is met." if o.auroc[0] >= 0.90 else "; the goal of 0.90 is **not** met."))
+    w("Held-out result, per domain (the must-show asks for each):\n")
+    w("\n".join(verdicts) + "\n")
+    E.plot_risk_coverage({"shipped scorer": both[mine],
+                          "mean token log-prob": E.baseline_scores(test)["mean_logprob"],
+                          "- mean attention entropy": E.baseline_scores(test)["attention_entropy"]},
+                         test.labels, ROOT / "docs" / "risk_coverage.png",
+                         f"held-out domains: {', '.join(held_out)} (pooled)")
+    w("![risk-coverage on the held-out domains](docs/risk_coverage.png)\n")
+    w("How this was developed, in order (so the held-out numbers can be weighed):\n")
+    w("1. First held-out domain `numbers`, fixed before the first run. The first per-head design's result there "
+      "(0.739 against 0.806 for the token log-probability) was seen; novel-token features were then added (SmolLM2 "
+      "answers in sentences that repeat the question) and kept because they did not hurt leave-one-domain-out "
+      "scores on the training domains; that design's result (0.742 against 0.806) was seen too. A first model "
+      "selection on the 4 training domains (pooled leave-one-domain-out AUROC) kept the per-head design. From then "
+      "on `numbers` counted as spent: it has been looked at, so it joined the training domains.")
+    w("2. Two fresh held-out domains were written (`data/qa/sources/art.py`, then `animals.py`) and committed before "
+      "any scorer was run on them. `animals` was added after the `art` answers had been generated and labelled, "
+      "because SmolLM2 names the maker of only 10 of the 160 works of art: a ranking measured on 10 correct "
+      "answers has a very wide interval. Only the accuracy of the labels was seen then, no score.")
+    w("3. A second set of candidate designs was written into `evaluate.CANDIDATES` with a new rule (the mean "
+      "AUROC inside each left-out training domain, because a held-out domain is judged by its own AUROC) and "
+      "committed before it was run; it was compared on the 5 training domains only (table above).")
+    w("4. A slip to weigh: after the choice had been made and committed, a dry run of this script's code path "
+      "(2 candidates, `numbers` and `science` standing in as held-out domains) used `art` and `animals` as "
+      "*training* domains, so its leave-one-domain-out table showed how the two designs ranked answers inside "
+      "`art` and `animals` when fitted on authors, elements and geography plus the other fresh domain (the chosen "
+      "design 0.787 on `art` and 0.579 on `animals`, against 0.733 and 0.692 for the token log-probability). "
+      "Nothing was changed after it: the design, features, grids and labels had been fixed and committed before.")
+    w("5. The chosen design was fitted on the 5 training domains and run once on the fresh held-out domains, for "
+      "the tables above; nothing (design, features, prompt, grids, labels) was changed after that.\n")
     w("What carries the weight (standardised log-odds per standard deviation; positive = more likely correct):\n")
     w("| feature | weight |\n|---|---|")
     for e in scorer.explain(12):
@@ -258,20 +389,19 @@ def main() -> None:
       + ("It does **not** hold on this model." if auroc(base['spike_detector'], y) < 0.6 else "It holds partly."))
     ty = train.labels
     att = auroc(learned_lodo["scorer (attention)"], ty)
-    both, logits_only = auroc(learned_lodo["scorer (all)"], ty), auroc(learned_lodo["scorer (logits)"], ty)
+    comb, logits_only = auroc(learned_lodo["scorer (all)"], ty), auroc(learned_lodo["scorer (logits)"], ty)
     lp_train = auroc(E.baseline_scores(train)["mean_logprob"], ty)
+    held_bits = []
+    for d, rows in per_held.items():
+        o, l = ours_lp(rows)
+        held_bits.append(f"`{d}` {o.auroc[0]:.3f} against {l.auroc[0]:.3f}")
     w(f"* *\"Attention entropy can serve as a confidence score\"*: with direction and heads learned from labelled "
-      f"answers, attention features alone reach AUROC **{att:.3f}** leave-one-domain-out (token log-probability: "
-      f"{lp_train:.3f}); adding them to the logits' features gives {both:.3f} against {logits_only:.3f} for the "
-      f"logits' features alone — on the training domains, each left out in turn, attention entropy "
-      + ("adds to the logits." if both > logits_only + 0.005 else "adds nothing measurable to the logits.")
-      + (f" On the held-out domain `{args.held_out}`, though, the combined scorer ({ours:.3f}) is below the token "
-         f"log-probability alone ({lp:.3f}): what the attention features learned on the other domains does not "
-         "transfer to this one, so the transfer claim holds for some domains and not others."
-         if ours < lp else f" On the held-out domain `{args.held_out}` the combined scorer ({ours:.3f}) is above the "
-         f"token log-probability alone ({lp:.3f}).")
-      + "\n")
+      f"answers, attention features alone reach AUROC **{att:.3f}** leave-one-domain-out, pooled (token "
+      f"log-probability: {lp_train:.3f}); the per-head scorer with the logits' features {comb:.3f} against "
+      f"{logits_only:.3f} for the logits' features alone. On the fresh held-out domains the shipped scorer "
+      f"(*{sel.chosen}*) against the token log-probability: " + "; ".join(held_bits) + ".\n")
     if not args.skip_gates:
+        print("gates ...", file=sys.stderr)
         dev = learned_cv["scorer (all)"] if sel.chosen == previous else E.cross_validated(train, **design)
         gates(model, tok, gs, train, test, dev, scorer, questions, args, w)
     w(f"\n_Run time: {time.time() - t0:.0f} s._")
@@ -283,9 +413,9 @@ def gates(model, tok, gs, train, test, dev_scores, scorer, questions, args, w) -
     by_id = {q.id: q for q in questions}
     test_q = [by_id[r.id] for r in test.rows]
     y_dev = train.labels
-    w("## Gates on the held-out domain\n")
-    w("Thresholds are chosen on the training domains' out-of-fold scores (development data), never on the "
-      "held-out answers.\n")
+    w(f"## Gates on the held-out domains ({', '.join(sorted(set(test.domains)))}, {len(test)} questions)\n")
+    w("Thresholds are chosen on the training domains' out-of-fold scores (5-fold cross-validation of the shipped "
+      "design over the training domains: development data), never on the held-out answers.\n")
     # abstain: the threshold that keeps a given fraction of the development answers
     w("### Abstain\n")
     w("| target coverage (dev) | threshold | coverage (held-out) | accuracy of kept answers | accuracy without gate |\n|---|---|---|---|---|")

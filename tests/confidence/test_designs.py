@@ -57,8 +57,12 @@ def test_univariate_auroc_matches_metrics_auroc():
 
 
 @pytest.mark.parametrize("design", [{"aggregation": "layer"}, {"aggregation": "model"}, {"top_k": 3},
-                                    {"aggregation": "layer", "stack": True}, {"top_k": 2, "stack": True}],
-                         ids=["layer", "model", "top3", "stack-layer", "stack-top2"])
+                                    {"aggregation": "layer", "stack": True}, {"top_k": 2, "stack": True},
+                                    {"residual": True}, {"aggregation": "layer", "residual": True, "domain_centred": True},
+                                    {"top_k": 3, "selection": "stable"},
+                                    {"top_k": 3, "selection": "stable", "residual": True, "domain_centred": True}],
+                         ids=["layer", "model", "top3", "stack-layer", "stack-top2", "residual", "centred-residual-layer",
+                              "stable3", "centred-residual-stable3"])
 def test_designs_fit_score_and_round_trip_bit_exactly(design, tmp_path):
     x, y, groups = toy()
     s = ConfidenceScorer(**design).fit_features(x, y, L, H, "toy", groups=groups)
@@ -68,8 +72,10 @@ def test_designs_fit_score_and_round_trip_bit_exactly(design, tmp_path):
     s.save(tmp_path / "s")
     meta = json.loads((tmp_path / "s" / "scorer.json").read_text())
     assert meta["format"] == "headentropy.ConfidenceScorer/2"
-    assert {k: meta[k] for k in ("aggregation", "top_k", "stack")} == {
-        "aggregation": design.get("aggregation", "head"), "top_k": design.get("top_k"), "stack": design.get("stack", False)}
+    assert {k: meta[k] for k in ("aggregation", "top_k", "stack", "residual", "selection", "domain_centred")} == {
+        "aggregation": design.get("aggregation", "head"), "top_k": design.get("top_k"), "stack": design.get("stack", False),
+        "residual": design.get("residual", False), "selection": design.get("selection", "auroc"),
+        "domain_centred": design.get("domain_centred", False)}
     back = ConfidenceScorer.load(tmp_path / "s")
     assert back.config == s.config and back.names == s.names
     for name in ("mean", "std", "weight", "bias"):
@@ -111,11 +117,12 @@ def test_old_files_without_design_fields_load_as_per_head(tmp_path):
     s.save(tmp_path / "s")
     meta = json.loads((tmp_path / "s" / "scorer.json").read_text())
     assert meta["format"] == "headentropy.ConfidenceScorer/1"  # a per-head scorer stays readable by old versions
-    for key in ("aggregation", "top_k", "stack"):
+    for key in ("aggregation", "top_k", "stack", "residual", "selection", "domain_centred"):
         del meta[key]
     (tmp_path / "s" / "scorer.json").write_text(json.dumps(meta))
     back = ConfidenceScorer.load(tmp_path / "s")
-    assert back.config == {"feature_set": "all", "aggregation": "head", "top_k": None, "stack": False}
+    assert back.config == {"feature_set": "all", "aggregation": "head", "top_k": None, "stack": False,
+                           "residual": False, "selection": "auroc", "domain_centred": False}
     assert torch.equal(back.score_features(x), s.score_features(x))
 
 
@@ -144,6 +151,10 @@ def test_design_arguments_are_checked():
         ConfidenceScorer(top_k=0)
     with pytest.raises(ValueError, match="aggregation"):
         ConfidenceScorer(aggregation="heads")
+    with pytest.raises(ValueError, match="residual=True"):
+        ConfidenceScorer("logits", residual=True)
+    with pytest.raises(ValueError, match="selection"):
+        ConfidenceScorer(top_k=3, selection="best")
 
 
 def test_select_design_follows_the_declared_rule():
@@ -159,7 +170,8 @@ def test_select_design_follows_the_declared_rule():
     assert set(sel.scores) == set(candidates) and set(sel.folds["per-head"]) == set("abcd")
     assert sel.features == {"per-head": len(NAMES), "logits only": len(LOGIT_FEATURES),
                             "model means": len(aggregated_names(L, H, "model"))}
-    value = {n: auroc(s, gs.labels) for n, s in sel.scores.items()}
+    value = {n: sum(E.per_domain_auroc(s, gs.labels, gs.domains).values()) / 4 for n, s in sel.scores.items()}
+    assert sel.value == pytest.approx(value)
     near = [n for n in candidates if value[n] >= max(value.values()) - 0.005]
     assert sel.chosen == min(near, key=lambda n: sel.features[n])
     # the logits-only candidate cannot see the planted attention signal: it must not win
@@ -188,3 +200,50 @@ def test_streaming_and_trace_scores_agree_for_designs(design):
                        max_new_tokens=5, do_sample=False, pad_token_id=0)
     torch.testing.assert_close(stream.confidence, s.score(mon.trace), atol=1e-12, rtol=0)
     torch.testing.assert_close(confidence_per_token(s, mon.trace)[:, -1], s.score(mon.trace), atol=1e-12, rtol=0)
+
+
+def test_residual_is_the_logits_model_plus_a_correction_on_its_log_odds():
+    """A fixed C (the logits model's): the logit weights are the logits-only model's; the attention
+    weights are the fit, at the correction's own C, with that model's log-odds as offset."""
+    x, y, groups = toy()
+    r = ConfidenceScorer(residual=True, C=0.1).fit_features(x, y, L, H, "toy", groups=groups)
+    lo = ConfidenceScorer(feature_set="logits", C=0.1).fit_features(x, y, L, H, "toy", groups=groups)
+    is_logit = torch.tensor([n in LOGIT_FEATURES for n in r.names])
+    assert torch.allclose(r.weight[is_logit], lo.weight, atol=1e-8)
+    z = r._standardised(r._design(x))
+    offset = z[:, is_logit] @ lo.weight + lo.bias
+    w, b = fit_logistic(z[:, ~is_logit], y, r.info["residual"]["C"]["attention"], offset=offset)
+    assert torch.allclose(r.weight[~is_logit], w, atol=1e-8) and abs(float(r.bias - lo.bias - b)) < 1e-8
+    tiny = ConfidenceScorer(residual=True).fit_features(x, y, L, H, "toy", groups=groups)
+    assert set(tiny.info["residual"]["C"]) == {"logits", "attention"}
+    assert float(tiny.weight[~is_logit].abs().max()) > 0  # the planted attention signal is worth keeping
+    from headentropy.confidence.scorer import RESIDUAL_C_GRID
+    assert tiny.info["residual"]["C"]["attention"] in RESIDUAL_C_GRID
+
+
+def test_stable_selection_keeps_only_columns_that_agree_in_every_group():
+    from headentropy.confidence.logistic import select_columns, stable_strength
+
+    g = torch.Generator().manual_seed(1)
+    n = 400
+    groups = ["abcd"[i % 4] for i in range(n)]
+    y = torch.rand(n, generator=g) > 0.5
+    x = torch.randn(n, 3, generator=g, dtype=torch.float64)
+    sign = torch.tensor([-1.0 if grp == "d" else 1.0 for grp in groups], dtype=torch.float64)
+    x[:, 0] += 2.0 * y.double() * sign  # strong, but reversed in one group
+    x[:, 1] += 0.5 * y.double()  # weaker, the same direction everywhere
+    strength = stable_strength(x, y, groups)
+    assert float(strength[0]) == 0.0 and float(strength[1]) > 0
+    assert select_columns(x, y, 1).tolist() == [True, False, False]  # pooled: the flip-flopping column
+    assert select_columns(x, y, 1, None, groups, "stable").tolist() == [False, True, False]
+
+
+def test_domain_centred_fit_ignores_shifts_between_domains():
+    """Adding a per-domain constant to every feature changes nothing a domain-centred fit learns."""
+    x, y, groups = toy()
+    shift = torch.tensor([{"a": 0.0, "b": 3.0, "c": -2.0, "d": 5.0}[grp] for grp in groups], dtype=torch.float64)
+    a = ConfidenceScorer(domain_centred=True, C=0.1).fit_features(x, y, L, H, "toy", groups=groups)
+    b = ConfidenceScorer(domain_centred=True, C=0.1).fit_features(x + shift[:, None], y, L, H, "toy", groups=groups)
+    assert torch.allclose(a.weight, b.weight, atol=1e-6) and torch.allclose(a.std, b.std)
+    # scoring uses the training rows' overall mean, never statistics of the scored rows
+    assert torch.allclose(b.mean, x.mean(0) + shift.mean(), atol=1e-9)

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import headentropy as he
-from headentropy.confidence import ConfidenceScorer, ScorerError, answer_features, feature_names
+from headentropy.confidence import ConfidenceScorer, ScorerError, answer_features
 
 
 def test_scores_are_probabilities_and_follow_the_fit(answered, fitted):
@@ -80,12 +80,20 @@ def test_scorer_for_another_model_is_refused(fitted):
         fitted.score(mon.trace)
 
 
-def test_shipped_scorer_loads_and_was_not_fitted_on_its_held_out_domain():
+def test_shipped_scorer_loads_and_was_not_fitted_on_its_held_out_domains():
+    from headentropy.confidence import evaluate as E
+
     scorer = ConfidenceScorer.load("smollm2")
     assert (scorer.num_layers, scorer.num_heads) == (30, 9)
-    held = scorer.info["held_out_domain"]
-    assert held and held not in scorer.info["groups"] and len(scorer.info["groups"]) >= 3
-    assert scorer.names == feature_names(30, 9)
+    held = scorer.info["held_out_domains"]
+    assert held and not set(held) & set(scorer.info["groups"]) and len(scorer.info["groups"]) >= 5
+    assert "numbers" in scorer.info["groups"]  # the first held-out domain, spent, is now a training domain
+    # the shipped design is the candidate the declared selection chose, with exactly its settings
+    design = E.CANDIDATES[scorer.info["design"]]
+    assert scorer.config == {**ConfidenceScorer().config, **design}
+    assert set(scorer.names) <= set(scorer._candidates()) and scorer.names == [
+        n for n in scorer._candidates() if n in set(scorer.names)]
+    assert set(scorer.info["benchmark"]["held_out"]) == set(held)
     assert scorer.explain(5)[0]["feature"] in scorer.names
 
 

@@ -190,3 +190,73 @@ def test_or_between_two_right_names_is_fine():
     assert label.is_correct("Mark Twain or Samuel Clemens", TWAIN)
     assert label.is_correct("8, or eight", EIGHT)
     assert not label.is_correct("Au, or gold", ["Au"])   # documented false negative
+
+
+# --- the fresh held-out domain `art` (issue 14) ------------------------------------------------
+
+def _domain(name: str) -> dict[str, list[str]]:
+    """question -> aliases of one source table (data/qa/sources/<name>.py)."""
+    if str(QA) not in sys.path:
+        sys.path.insert(0, str(QA))
+    import importlib
+
+    return {q["question"]: q["answers"] for q in importlib.import_module(f"sources.{name}").QUESTIONS}
+
+
+
+
+@pytest.mark.parametrize("question, answer, expected", [
+    ("Who painted the Mona Lisa?", "The Mona Lisa was painted by Leonardo da Vinci.", True),
+    ("Who painted the Mona Lisa?", "Leonardo", True),
+    ("Who painted the Mona Lisa?", "Michelangelo painted the Mona Lisa.", False),
+    ("Who painted The Starry Night?", "Vincent Van Gogh", True),
+    ("Who painted The Starry Night?", "Paul Gauguin", False),
+    ("Who painted Las Meninas?", "Diego Velazquez", True),            # accents dropped
+    ("Who composed the New World Symphony?", "Antonin Dvorak", True),
+    ("Who composed The Blue Danube?", "Johann Strauss II", True),
+    ("Who composed The Blue Danube?", "Richard Strauss", False),       # no bare "Strauss"
+    ("Who painted The Death of Marat?", "Jacques Louis David", True),
+    ("Who painted The Death of Marat?", "David", False),               # no bare "David"
+    ("Who painted American Gothic?", "Grant Wood", True),
+    ("Who painted American Gothic?", "It is made of wood.", False),    # no bare "Wood"
+    ("Who composed the opera Aida?", "Verdi or Puccini", False),       # an either/or hedge
+    ("Who composed the ballet Swan Lake?", "Pyotr Ilyich Tchaikovsky", True),
+    ("Which architect designed the house Fallingwater?", "Frank Lloyd Wright", True),
+    ("Which architect designed the house Fallingwater?", "Frank Gehry", False),
+])
+def test_art_aliases_label_answers(question, answer, expected):
+    assert label.is_correct(answer, _domain("art")[question]) is expected
+
+
+@pytest.mark.parametrize("name", ["art", "animals"])
+def test_fresh_domain_is_large_enough_and_new(name):
+    """At least 120 questions, all in questions.jsonl, none asked by another domain."""
+    table = _domain(name)
+    assert len(table) >= 120
+    questions = [json.loads(line) for line in open(QA / "questions.jsonl", encoding="utf-8")]
+    assert sum(q["domain"] == name for q in questions) == len(table)
+    others = {q["question"] for q in questions if q["domain"] != name}
+    assert not others & set(table)
+
+
+def test_no_other_domain_asks_who_made_a_work_of_art():
+    questions = [json.loads(line) for line in open(QA / "questions.jsonl", encoding="utf-8")]
+    assert not any(q["question"].startswith(("Who painted", "Who composed", "Who sculpted"))
+                   for q in questions if q["domain"] != "art")
+
+
+@pytest.mark.parametrize("question, answer, expected", [
+    ("What sound does a cow make?", "A cow says 'moo'.", True),
+    ("What sound does a cow make?", "A low rumbling sound.", False),      # no "low" alias
+    ("What is a young dog called?", "A young dog is called a puppy.", True),
+    ("What is a young dog called?", "A kitten", False),
+    ("What is a fox's underground home called?", "It lives deep in the earth.", False),  # no "earth" alias
+    ("What is a fox's underground home called?", "A den", True),
+    ("What class of animals does a bat belong to?", "Bats are mammals.", True),
+    ("What class of animals does a bat belong to?", "A bat is a bird.", False),
+    ("What is a male duck called?", "A drake", True),
+    ("What is a group of geese on the ground called?", "A gaggle of geese", True),
+    ("What is the mound that termites build called?", "The mound that termites build is called a nest.", False),
+])
+def test_animals_aliases_label_answers(question, answer, expected):
+    assert label.is_correct(answer, _domain("animals")[question]) is expected

@@ -35,6 +35,10 @@ def _evidence(scorer: ConfidenceScorer) -> str:
     if held and "held_out_auroc" in bench:
         text += (f"; on the unseen domain '{held}' its AUROC was {bench['held_out_auroc']:.2f} against "
                  f"{bench['held_out_logprob_auroc']:.2f} for the token log-probability (HALLUCINATION.md)")
+    elif isinstance(bench.get("held_out"), dict) and bench["held_out"]:  # several unseen domains
+        text += "; on unseen domains its AUROC was " + ", ".join(
+            f"{v['auroc']:.2f} on '{d}' (token log-probability {v['logprob_auroc']:.2f})"
+            for d, v in bench["held_out"].items()) + " (HALLUCINATION.md)"
     return text
 
 

@@ -22,6 +22,17 @@ them load as the defaults, i.e. the original per-head scorer):
   combined by a logistic meta-learner fitted on their out-of-fold log-odds (folds = groups).
   Both models and the meta-learner are linear, so the stack is stored collapsed into the same
   single weight vector: scoring, streaming and the file layout are those of a plain scorer.
+* `residual=True`: the logit-feature model is fitted first; the attention features only add a
+  correction fitted with that model's log-odds as a fixed offset, under strong L2 (`RESIDUAL_C_GRID`,
+  C chosen by cross-validated log loss over groups with the base model refitted in each fold). As
+  the correction's C goes to 0 the scorer becomes the logits model; stored collapsed, as the stack.
+* `selection="stable"` (with `top_k`): attention features are kept by their worst training domain
+  (`logistic.stable_strength`: the same direction in every domain, largest smallest effect)
+  instead of by their pooled AUROC.
+* `domain_centred=True`: during the fit each training domain (group) is centred on its own mean
+  and every feature divided by the pooled within-domain standard deviation, so the weights learn
+  how answers rank *inside* a domain rather than which domain an answer comes from; scoring
+  uses the training rows' overall mean and that pooled deviation (no statistics of the scored rows).
 """
 
 from __future__ import annotations
@@ -36,11 +47,13 @@ import torch
 from ..trace import EntropyTrace
 from .features import (AGGREGATIONS, HEAD_GROUPS, LOGIT_FEATURES, SUMMARY_FEATURES, aggregate_features,
                        aggregated_names, answer_features, feature_names)
-from .logistic import C_GRID, choose_C, fit_logistic, fit_selected, folds, select_columns
+from .logistic import C_GRID, SELECTIONS, choose_C, fit_logistic, fit_selected, folds, select_columns
 
 FORMAT = "headentropy.ConfidenceScorer/1"  # files of per-head scorers (readable by every version)
 FORMAT_2 = "headentropy.ConfidenceScorer/2"  # files with aggregation / top_k / stack (older readers refuse them)
 META_C = 1.0  # the stacking meta-learner's L2 strength (two inputs, hundreds of rows: barely binding)
+# the residual attention correction's C: strong L2 only (the logits model carries the score)
+RESIDUAL_C_GRID = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
 FEATURE_SETS = ("all", "attention", "logits")
 _SHIPPED = Path(__file__).parent / "scorers"  # scorers shipped for the embedded models
 
@@ -65,7 +78,8 @@ class ScorerError(ValueError):
 
 class ConfidenceScorer:
     def __init__(self, feature_set: str = "all", C: float | None = None, *, aggregation: str = "head",
-                 top_k: int | None = None, stack: bool = False, c_grid: Sequence[float] = C_GRID):
+                 top_k: int | None = None, stack: bool = False, c_grid: Sequence[float] = C_GRID,
+                 residual: bool = False, selection: str = "auroc", domain_centred: bool = False):
         if feature_set not in FEATURE_SETS:
             raise ValueError(f"feature_set must be one of {FEATURE_SETS}, got {feature_set!r}")
         if aggregation not in AGGREGATIONS:
@@ -74,11 +88,17 @@ class ConfidenceScorer:
             raise ValueError(f"top_k must be None or a positive int, got {top_k!r}")
         if stack and feature_set != "all":
             raise ValueError("stack=True combines a logit model and an attention model: it needs feature_set='all'")
+        if residual and (feature_set != "all" or stack):
+            raise ValueError("residual=True corrects a logit model with attention features: it needs feature_set='all' "
+                             "and stack=False")
+        if selection not in SELECTIONS:
+            raise ValueError(f"selection must be one of {SELECTIONS}, got {selection!r}")
         if not c_grid:
             raise ValueError("c_grid is empty")
         self.feature_set = feature_set
         self.C = C  # None: chosen by cross-validation in fit()
         self.aggregation, self.top_k, self.stack = aggregation, top_k, bool(stack)
+        self.residual, self.selection, self.domain_centred = bool(residual), selection, bool(domain_centred)
         self.c_grid = tuple(float(c) for c in c_grid)
         self.names: list[str] = []
         self.mean = self.std = self.weight = None  # [F] float64 after fit/load
@@ -96,7 +116,8 @@ class ConfidenceScorer:
     def config(self) -> dict:
         """The design fields saved in scorer.json besides the weights."""
         return {"feature_set": self.feature_set, "aggregation": self.aggregation, "top_k": self.top_k,
-                "stack": self.stack}
+                "stack": self.stack, "residual": self.residual, "selection": self.selection,
+                "domain_centred": self.domain_centred}
 
     # ---- features ---------------------------------------------------------------------------
     def _candidates(self) -> list[str]:
@@ -167,17 +188,24 @@ class ConfidenceScorer:
         groups = list(groups) if groups is not None else None
         self.names, self._columns = names, None
         self.mean = torch.nanmean(x, dim=0).nan_to_num(0.0)
-        var = torch.nanmean((x - self.mean) ** 2, dim=0).nan_to_num(0.0)
+        centred = x - self.mean
+        if self.domain_centred and groups is not None:
+            for g in set(groups):  # each domain about its own mean
+                m = torch.tensor([h == g for h in groups])
+                centred[m] = x[m] - torch.nanmean(x[m], dim=0).nan_to_num(0.0)
+        var = torch.nanmean(centred ** 2, dim=0).nan_to_num(0.0)
         self.std = torch.where(var > 1e-12, var.sqrt(), torch.ones_like(var))
-        z = self._standardised(x)  # [n, F]
+        z = torch.nan_to_num(centred / self.std, nan=0.0, posinf=0.0, neginf=0.0)  # [n, F] (missing -> the mean)
         is_logit = torch.tensor([n in LOGIT_FEATURES for n in names])  # [F] always kept by top_k
         self.info = {"rows": len(y), "correct": int(y.sum()), "groups": sorted(set(groups)) if groups else []}
-        if not self.stack:
+        if self.residual:
+            keep = self._fit_residual(z, y, groups, is_logit)
+        elif not self.stack:
             C, losses = self.C, {}
             if C is None:
-                C, losses = choose_C(z, y, groups, self.c_grid, self.top_k, is_logit)
-            keep = select_columns(z, y, self.top_k, is_logit)
-            self.weight, self.bias = fit_selected(z, y, C, self.top_k, is_logit)
+                C, losses = choose_C(z, y, groups, self.c_grid, self.top_k, is_logit, self.selection)
+            keep = select_columns(z, y, self.top_k, is_logit, groups, self.selection)
+            self.weight, self.bias = fit_selected(z, y, C, self.top_k, is_logit, groups, self.selection)
             self.info.update({"C": C, "cv_log_loss": {str(k): v for k, v in losses.items()}})
             self.C = C
         else:
@@ -187,6 +215,34 @@ class ConfidenceScorer:
             self.mean, self.std, self.weight = self.mean[keep], self.std[keep], self.weight[keep]
             self._columns = None
         return self
+
+    def _fit_residual(self, z: torch.Tensor, y: torch.Tensor, groups: list[str] | None,
+                      is_logit: torch.Tensor) -> torch.Tensor:
+        """The logits model, then an attention correction on its log-odds; store the sum.
+
+        Returns the columns kept (`top_k` applies to the correction only)."""
+        att = ~is_logit
+        zl, za = z[:, is_logit], z[:, att]
+        C_l, loss_l = (self.C, {}) if self.C is not None else choose_C(zl, y, groups, self.c_grid)
+        w_l, b_l = fit_logistic(zl, y, C_l)
+
+        def base(train: torch.Tensor) -> torch.Tensor:  # the logits model fitted on `train`, every row's log-odds
+            w, b = fit_logistic(zl[train], y[train], C_l)
+            return zl @ w + b
+
+        sub = [g for g in groups] if groups is not None else None
+        C_a, loss_a = choose_C(za, y, sub, RESIDUAL_C_GRID, self.top_k, None, self.selection, offset=base)
+        w_a, b_a = fit_selected(za, y, C_a, self.top_k, None, groups, self.selection, offset=zl @ w_l + b_l)
+        self.weight = torch.zeros(z.shape[1], dtype=torch.float64)
+        self.weight[is_logit], self.weight[att] = w_l, w_a
+        self.bias = b_l + b_a
+        keep = is_logit.clone()
+        keep[att] = select_columns(za, y, self.top_k, None, groups, self.selection)
+        self.info.update({"C": None, "residual": {
+            "C": {"logits": C_l, "attention": C_a},
+            "cv_log_loss": {"logits": {str(k): v for k, v in loss_l.items()},
+                            "attention": {str(k): v for k, v in loss_a.items()}}}})
+        return keep
 
     def _fit_stack(self, z: torch.Tensor, y: torch.Tensor, groups: list[str] | None, is_logit: torch.Tensor) -> torch.Tensor:
         """Fit the two base models and the meta-learner; store the collapsed linear model.
@@ -198,7 +254,7 @@ class ConfidenceScorer:
         Cs, losses = {}, {}
         for name, cols in parts.items():
             if self.C is None:
-                Cs[name], losses[name] = choose_C(z[:, cols], y, groups, self.c_grid, ks[name])
+                Cs[name], losses[name] = choose_C(z[:, cols], y, groups, self.c_grid, ks[name], None, self.selection)
             else:
                 Cs[name], losses[name] = self.C, {}
         # the meta-learner sees each base model's log-odds on rows it was not fitted on
@@ -207,17 +263,18 @@ class ConfidenceScorer:
             train = torch.ones(len(y), dtype=torch.bool)
             train[test] = False
             for j, (name, cols) in enumerate(parts.items()):
-                w, b = fit_selected(z[train][:, cols], y[train], Cs[name], ks[name])
+                tg = [g for g, t in zip(groups, train.tolist()) if t] if groups is not None else None
+                w, b = fit_selected(z[train][:, cols], y[train], Cs[name], ks[name], None, tg, self.selection)
                 oof[test, j] = z[test][:, cols] @ w + b
         a, a0 = fit_logistic(oof, y, META_C)
         self.weight = torch.zeros(z.shape[1], dtype=torch.float64)
         self.bias = a0.clone()
         keep = is_logit.clone()
         for j, (name, cols) in enumerate(parts.items()):
-            w, b = fit_selected(z[:, cols], y, Cs[name], ks[name])
+            w, b = fit_selected(z[:, cols], y, Cs[name], ks[name], None, groups, self.selection)
             self.weight[cols] = a[j] * w
             self.bias = self.bias + a[j] * b
-            keep[cols] |= select_columns(z[:, cols], y, ks[name])
+            keep[cols] |= select_columns(z[:, cols], y, ks[name], None, groups, self.selection)
         self.info.update({"C": None, "stack": {"C": Cs, "meta_weight": {"logits": float(a[0]), "attention": float(a[1])},
                                                "meta_bias": float(a0), "meta_C": META_C,
                                                "cv_log_loss": {n: {str(k): v for k, v in ls.items()} for n, ls in losses.items()}}})
@@ -272,7 +329,8 @@ class ConfidenceScorer:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         tensors = {"mean": self.mean, "std": self.std, "weight": self.weight, "bias": self.bias.reshape(1)}
-        plain = (self.aggregation, self.top_k, self.stack) == ("head", None, False)
+        plain = (self.aggregation, self.top_k, self.stack, self.residual, self.selection, self.domain_centred) == (
+            "head", None, False, False, "auroc", False)
         meta = {"format": FORMAT if plain else FORMAT_2, "model_name": self.model_name, "num_layers": self.num_layers,
                 "num_heads": self.num_heads, **self.config, "features": self.names, "info": self.info}
         write_files_atomically(folder, {
@@ -299,7 +357,8 @@ class ConfidenceScorer:
             # files written before aggregation / top_k / stack existed are per-head scorers
             scorer = cls(feature_set=meta["feature_set"], C=meta["info"].get("C"),
                          aggregation=meta.get("aggregation", "head"), top_k=meta.get("top_k"),
-                         stack=bool(meta.get("stack", False)))
+                         stack=bool(meta.get("stack", False)), residual=bool(meta.get("residual", False)),
+                         selection=meta.get("selection", "auroc"), domain_centred=bool(meta.get("domain_centred", False)))
             scorer.names = [str(n) for n in meta["features"]]
             scorer.model_name = str(meta["model_name"])
             scorer.num_layers, scorer.num_heads = int(meta["num_layers"]), int(meta["num_heads"])
