@@ -89,7 +89,7 @@ def cuda_peak_during(fn: Callable[[], object]) -> int:
     return torch.cuda.max_memory_allocated() - base
 
 
-def run_child(script: str, args: list[str], *, env: dict[str, str] | None = None, cwd: str | Path | None = None,
+def run_child(script: str | Path, args: list[str], *, env: dict[str, str] | None = None, cwd: str | Path | None = None,
               timeout: float | None = None) -> dict:
     """Run `script` again in a fresh Python process (`python script *args`, e.g. its `--child` flag)
     and return the JSON object the child printed last (`child_result`). A fresh process per
@@ -129,7 +129,7 @@ def interleaved(candidates: dict[str, Callable[..., object]], rounds: int, *,
 
     * `warmup`: one untimed call of each first (first-use work: kernel loading, allocator pools).
     * `prepare(name, round)` builds a call's arguments outside the timed region (fresh leaf
-      tensors for a backward, the round's prompts).
+      tensors for a backward, the round's prompts); the warm-up call gets round -1.
     * `measure(fn, args)` is what one call records: wall seconds by default; `self_measured` for
       candidates that return their own; bench_gpu passes CUDA-event timing.
     * `rotate`: round r starts at candidate r mod n (with two, the order alternates), so no
