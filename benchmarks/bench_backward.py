@@ -20,10 +20,8 @@ torch extra peak RSS ≤ 2× SDPA's.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
 import sys
 from pathlib import Path
 
@@ -31,7 +29,7 @@ import torch
 import torch.nn.functional as F
 
 import headentropy as he
-from harness import cpu_description, interleaved, medians, peak_rss_during, publish
+from harness import child_result, cpu_description, emit, interleaved, medians, peak_rss_during, ratios, run_child
 
 ROOT = Path(__file__).resolve().parent.parent
 D = 64
@@ -62,14 +60,14 @@ def step(config: str, inputs: list[torch.Tensor]) -> None:
 def bench_time(n: int, heads: int, configs: list[str], reps: int) -> dict[str, float]:
     base = make_inputs(heads, n, seed=n)
     candidates = {c: (lambda inputs, c=c: step(c, inputs)) for c in configs}
-    return medians(interleaved(candidates, reps, prepare=lambda c: (leaves(base),)))
+    return medians(interleaved(candidates, reps, prepare=lambda c, r: (leaves(base),)))
 
 
 def rss_child(config: str, heads: int, n: int) -> None:
     """In a fresh process: print JSON with the extra peak RSS of one forward+backward."""
     step(config, leaves(make_inputs(heads, 128)))  # first-use work (kernel load, pools) stays out
     inputs = leaves(make_inputs(heads, n))
-    print(json.dumps({"extra_bytes": peak_rss_during(lambda: step(config, inputs))}))
+    child_result({"extra_bytes": peak_rss_during(lambda: step(config, inputs))})
 
 
 # glibc's dynamic mmap threshold makes the heap's high-water mark vary run to run (fragmentation);
@@ -79,14 +77,8 @@ FIXED_MMAP_ENV = {"MALLOC_MMAP_THRESHOLD_": str(1 << 20)}
 
 def bench_rss(config: str, heads: int, n: int, runs: int, env: dict | None = None) -> float:
     """Median over `runs` fresh child processes of the extra peak RSS, in bytes."""
-    values = []
-    for _ in range(runs):
-        out = subprocess.run(
-            [sys.executable, __file__, "--child-rss", config, str(heads), str(n)],
-            capture_output=True, text=True, check=True, env={**os.environ, **(env or {})},
-        )
-        values.append(json.loads(out.stdout.strip().splitlines()[-1])["extra_bytes"])
-    return statistics.median(values)
+    return statistics.median(run_child(__file__, ["--child-rss", config, str(heads), str(n)], env=env)["extra_bytes"]
+                             for _ in range(runs))
 
 
 def main(argv=None) -> None:
@@ -121,8 +113,9 @@ def main(argv=None) -> None:
     ]
     for n in args.lengths:
         med = bench_time(n, args.heads, configs, args.reps)
+        rel = ratios(med, "sdpa")
         cells = [f"{1e3 * med[c]:.0f}" for c in configs]
-        cells += [f"{med[c] / med['sdpa']:.2f}×" for c in configs if c != "sdpa"]
+        cells += [f"{rel[c]:.2f}×" for c in configs if c != "sdpa"]
         lines.append(f"| {n} | " + " | ".join(cells) + " |")
         print(lines[-1], flush=True)
 
@@ -153,10 +146,7 @@ def main(argv=None) -> None:
         "",
         f"Bars: cpu time ≤ {BAR_TIME_CPU}× SDPA at N = 2048/4096. Command: `{cmd}`",
     ]
-    table = "\n".join(lines)
-    print("\n" + table)
-    if args.write:
-        publish("bench_backward", "Forward+backward (`bench_backward.py`)", table)
+    emit("bench_backward", "Forward+backward (`bench_backward.py`)", "\n".join(lines), args.write)
 
 
 if __name__ == "__main__":

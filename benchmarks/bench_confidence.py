@@ -24,7 +24,7 @@ import argparse
 
 import torch
 
-from harness import ROOT, cpu_description, emit, interleaved, medians
+from harness import ROOT, cpu_description, emit, interleaved, medians, ratios
 
 
 def main() -> None:
@@ -76,9 +76,9 @@ def main() -> None:
                "streaming confidence": streaming, "gate (abstain, threshold 0)": gated}
     med = medians(interleaved(configs, args.rounds))
     tokens = args.batch * args.new_tokens
-    base = med["monitored"]
+    rel = ratios(med, "monitored")
     bars = {"streaming confidence": "≤ 1.05×", "gate (abstain, threshold 0)": "≤ 1.05×"}
-    rows = [f"| {k} | {tokens / v:.1f} | {v / base:.3f}× | {bars.get(k, '')} |" for k, v in med.items()]
+    rows = [f"| {k} | {tokens / v:.1f} | {rel[k]:.3f}× | {bars.get(k, '')} |" for k, v in med.items()]
     table = "\n".join([
         f"CPU: {cpu_description()}. SmolLM2-135M-Instruct fp32, batch {args.batch} QA prompts, "
         f"{args.new_tokens} new tokens each (greedy, min_new_tokens = max_new_tokens), median of {args.rounds} "

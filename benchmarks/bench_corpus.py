@@ -26,14 +26,13 @@ import json
 import os
 import resource
 import statistics
-import subprocess
 import sys
 import sysconfig
 import tempfile
 import time
 from pathlib import Path
 
-from harness import cpu_description, emit, peak_rss_during
+from harness import child_result, cpu_description, emit, interleaved, peak_rss_during, run_child
 
 MIN_WORDS, MAX_WORDS = 6, 400
 
@@ -77,7 +76,6 @@ def throughput(texts: list[str], corpus: Path, batch_size: int, max_length: int)
     model, tok = he.load_model("smollm2")
     batches, _ = _batches(tok, texts, batch_size, max_length)
     mon = corpus_monitor(model, "auto")
-    plain_s = prof_s = 0.0
     agg = None
 
     def plain(ids, mask):
@@ -89,19 +87,11 @@ def throughput(texts: list[str], corpus: Path, batch_size: int, max_length: int)
         part = profile_batch(model, mon, ids, mask)
         agg = part if agg is None else agg.merge(part)
 
-    plain(*batches[0])  # warm-up: first-call allocations and the kernel library load
-    profiled(*batches[0])
-    agg = None
-    for i, (ids, mask) in enumerate(batches):
-        order = [(plain, "p"), (profiled, "m")] if i % 2 == 0 else [(profiled, "m"), (plain, "p")]
-        for fn, kind in order:
-            t = time.perf_counter()
-            fn(ids, mask)
-            dt = time.perf_counter() - t
-            if kind == "p":
-                plain_s += dt
-            else:
-                prof_s += dt
+    # round r runs batch r [b, L] through both, back to back, alternating which goes first (rotate);
+    # the warm-up on the first batch keeps first-call allocations and the kernel library load out
+    seconds = interleaved({"plain": plain, "profiled": profiled}, len(batches),
+                          prepare=lambda name, r: batches[max(r, 0)], rotate=True)
+    plain_s, prof_s = sum(seconds["plain"]), sum(seconds["profiled"])
     tokens = int(sum(int(m.sum()) for _, m in batches))
     padded = int(sum(m.numel() for _, m in batches))
     with tempfile.TemporaryDirectory() as out:
@@ -115,10 +105,9 @@ def throughput(texts: list[str], corpus: Path, batch_size: int, max_length: int)
 
 def child_peak_rss(corpus: Path, limit: int, batch_size: int, max_length: int, threads: int) -> dict:
     """Run `profile_corpus` over `limit` texts in a fresh process; its peak RSS and wall time."""
-    cmd = [sys.executable, __file__, "--child-rss", str(corpus), "--child-limit", str(limit),
-           "--batch-size", str(batch_size), "--rss-max-length", str(max_length), "--threads", str(threads)]
-    done = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=Path(__file__).parent)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_child(__file__, ["--child-rss", str(corpus), "--child-limit", str(limit), "--batch-size", str(batch_size),
+                                "--rss-max-length", str(max_length), "--threads", str(threads)],
+                     cwd=Path(__file__).parent)
 
 
 def run_child_rss(args) -> None:
@@ -139,8 +128,8 @@ def run_child_rss(args) -> None:
             limit=args.child_limit, quiet=True)))
         seconds = time.perf_counter() - t
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # Linux: KiB
-    print(json.dumps({"texts": runs[0].texts, "tokens": runs[0].tokens, "peak_rss_mib": peak_kib / 1024,
-                      "run_extra_mib": extra / 2**20, "seconds": seconds}))
+    child_result({"texts": runs[0].texts, "tokens": runs[0].tokens, "peak_rss_mib": peak_kib / 1024,
+                  "run_extra_mib": extra / 2**20, "seconds": seconds})
 
 
 def workers(corpus: Path, limit: int, batch_size: int, max_length: int, rounds: int) -> list[list]:

@@ -15,7 +15,7 @@ import sys
 
 import torch
 import torch.nn.functional as F
-from harness import cpu_description, emit, interleaved, medians
+from harness import cpu_description, emit, interleaved, medians, ratios
 
 import headentropy as he
 
@@ -32,8 +32,9 @@ def bench(n: int, *, batch: int, heads: int, dim: int, reps: int, dtype: torch.d
         "cpu_stats": lambda: he.attention(q, k, None, causal=True, backend="cpu"),
     }
     med = medians(interleaved(candidates, reps))
+    rel = ratios(med, "sdpa")
     return {"n": n, **{f"{k}_ms": 1e3 * v for k, v in med.items()},
-            "ratio_full": med["cpu"] / med["sdpa"], "ratio_stats": med["cpu_stats"] / med["sdpa"]}
+            "ratio_full": rel["cpu"], "ratio_stats": rel["cpu_stats"]}
 
 
 def main(argv=None) -> None:

@@ -25,7 +25,9 @@
    FlashAttention does), the extra peak memory of one step vs SDPA's, and max |dq − dq_SDPA|
    (out-only loss) as a sanity check.
 
-Writes a markdown table to stdout and, with --out, to a file (paste it into BENCHMARKS.md).
+Writes a markdown table to stdout, with --out to a file, and with --write into its block of
+BENCHMARKS.md (benchmarks/harness.py, like every script here; so are the timing loop, the ratios
+and the peak-memory measurement).
 Bars from the issue: entropy on/off ≤ 1.05× time; ours (entropy) / SDPA flash ≤ 1.20× time.
 The backward rows have no bar yet (first measurement; the Triton backward is untuned).
 Without CUDA it says so and exits 0. Meant to finish within ~8 minutes on one H200
@@ -36,12 +38,16 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import importlib.util
 import os
 import platform
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
+
+from harness import cuda_peak_during, emit, interleaved, medians, ratios
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKENS_X_HEADS = 16384 * 32  # B·H·N for every row of the table
@@ -50,11 +56,8 @@ DEVICE = "cuda"
 
 
 def _import_headentropy():
-    try:
-        import headentropy  # noqa: F401
-    except ImportError:  # running from a checkout that is not installed
+    if importlib.util.find_spec("headentropy") is None:  # running from a checkout that is not installed
         sys.path.insert(0, str(ROOT / "src"))
-        import headentropy  # noqa: F401
     from headentropy.kernels.dispatch import build_problem
     from headentropy.kernels.triton import fwd as triton_fwd
 
@@ -83,15 +86,26 @@ def run_gpu_tests(timeout_s: int) -> tuple[bool, str]:
     return proc.returncode == 0, f"{summary} ({time.time() - t0:.0f} s)"
 
 
+def cuda_median_ms(fn, args: tuple, grad_to_none=None) -> float:
+    """The GPU measure for `harness.interleaved`: triton.testing.do_bench's median ms of `fn(*args)`
+    (CUDA events, L2 flushed between calls, ~150 ms of calls after 25 ms of warm-up)."""
+    from triton.testing import do_bench
+
+    return do_bench(lambda: fn(*args), warmup=25, rep=150, grad_to_none=grad_to_none, return_mode="median")
+
+
+def tflops_of(ms: dict[str, float], flops: float) -> dict[str, float]:
+    return {name: flops / (t * 1e-3) / 1e12 for name, t in ms.items()}
+
+
 def measure(N: int, D: int, causal: bool, triton_fwd, build_problem) -> dict:
     import torch
     import torch.nn.functional as F
     from torch.nn.attention import SDPBackend, sdpa_kernel
-    from triton.testing import do_bench
 
     B = max(1, TOKENS_X_HEADS // (HEADS * N))
     dev = torch.device(DEVICE)
-    q, k, v = (torch.randn(B, HEADS, N, D, device=dev, dtype=torch.bfloat16) for _ in range(3))
+    q, k, v = (torch.randn(B, HEADS, N, D, device=dev, dtype=torch.bfloat16) for _ in range(3))  # [B, H, N, D]
     problem = build_problem(q, k, v, causal=causal)
 
     def ours(entropy: bool):
@@ -107,30 +121,21 @@ def measure(N: int, D: int, causal: bool, triton_fwd, build_problem) -> dict:
     ref = sdpa()
     torch.cuda.synchronize()
     max_diff = (r.out.float() - ref.float()).abs().max().item()
-
-    # memory: extra bytes of one call beyond the inputs
-    torch.cuda.synchronize()
-    torch.cuda.reset_peak_memory_stats()
-    base = torch.cuda.memory_allocated()
-    r = ours(True)
-    torch.cuda.synchronize()
-    extra = torch.cuda.max_memory_allocated() - base
-    linear = r.out.numel() * r.out.element_size() + 4 * B * HEADS * N * 4  # out + fp32 stats
-    nxn = B * HEADS * N * N * 2  # one bf16 N×N plane per head
     del r
 
-    t_on = do_bench(lambda: ours(True), warmup=25, rep=150, return_mode="median")
-    t_off = do_bench(lambda: ours(False), warmup=25, rep=150, return_mode="median")
-    t_sdpa = do_bench(sdpa, warmup=25, rep=150, return_mode="median")
+    # memory: extra bytes of one call beyond the inputs
+    extra = cuda_peak_during(lambda: ours(True))
+    linear = v.numel() * v.element_size() + 4 * B * HEADS * N * 4  # out [B, H, N, D] bf16 + 4 fp32 stats [B, H, N]
+    nxn = B * HEADS * N * N * 2  # one bf16 N×N plane per head
 
+    candidates = {"on": lambda: ours(True), "off": lambda: ours(False), "sdpa": sdpa}
+    ms = medians(interleaved(candidates, 1, measure=cuda_median_ms, warmup=False))  # warmed up above
     flops = 4.0 * B * HEADS * N * N * D * (0.5 if causal else 1.0)
-    tflops = lambda ms: flops / (ms * 1e-3) / 1e12  # noqa: E731
     return dict(
-        N=N, D=D, causal=causal, B=B, H=HEADS,
-        on=tflops(t_on), off=tflops(t_off), sdpa=tflops(t_sdpa),
-        on_off=t_on / t_off, vs_sdpa=t_on / t_sdpa,
+        N=N, D=D, causal=causal, B=B, H=HEADS, **tflops_of(ms, flops),
+        on_off=ratios(ms, "off")["on"], vs_sdpa=ratios(ms, "sdpa")["on"],
         extra_mib=extra / 2**20, linear_ok=extra <= 2 * linear, nxn_mib=nxn / 2**20,
-        max_diff=max_diff, ms=(t_on, t_off, t_sdpa),
+        max_diff=max_diff, ms=(ms["on"], ms["off"], ms["sdpa"]),
     )
 
 
@@ -139,7 +144,6 @@ def measure_backward(N: int, D: int, causal: bool) -> dict:
     import torch
     import torch.nn.functional as F
     from torch.nn.attention import SDPBackend, sdpa_kernel
-    from triton.testing import do_bench
 
     import headentropy as he
 
@@ -172,12 +176,7 @@ def measure_backward(N: int, D: int, causal: bool) -> dict:
     def peak(fn) -> int:
         for x in leaves:
             x.grad = None
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
-        base = torch.cuda.memory_allocated()
-        fn()
-        torch.cuda.synchronize()
-        return torch.cuda.max_memory_allocated() - base
+        return cuda_peak_during(fn)
 
     # compile / warm up, and a sanity comparison of the gradients (out-only loss)
     ours(True)
@@ -185,17 +184,15 @@ def measure_backward(N: int, D: int, causal: bool) -> dict:
     max_diff = max((a - b).abs().max().item() for a, b in zip(g_ours, g_sdpa))
     mem_ours, mem_sdpa = peak(lambda: ours(True)), peak(sdpa)
 
-    def bench(fn) -> float:
-        return do_bench(fn, warmup=25, rep=150, grad_to_none=leaves, return_mode="median")
-
-    t_on, t_off, t_sdpa = bench(lambda: ours(True)), bench(lambda: ours(False)), bench(sdpa)
+    candidates = {"on": lambda: ours(True), "off": lambda: ours(False), "sdpa": sdpa}
+    timing = partial(cuda_median_ms, grad_to_none=leaves)
+    ms = medians(interleaved(candidates, 1, measure=timing, warmup=False))  # warmed up above
+    rel = ratios(ms, "sdpa")
     flops = 3.5 * 4.0 * B * HEADS * N * N * D * (0.5 if causal else 1.0)
-    tflops = lambda ms: flops / (ms * 1e-3) / 1e12  # noqa: E731
     return dict(
-        N=N, D=D, causal=causal, B=B, H=HEADS,
-        on=tflops(t_on), off=tflops(t_off), sdpa=tflops(t_sdpa),
-        on_sdpa=t_on / t_sdpa, off_sdpa=t_off / t_sdpa,
-        mem_ours=mem_ours / 2**20, mem_sdpa=mem_sdpa / 2**20, max_diff=max_diff, ms=(t_on, t_off, t_sdpa),
+        N=N, D=D, causal=causal, B=B, H=HEADS, **tflops_of(ms, flops),
+        on_sdpa=rel["on"], off_sdpa=rel["off"],
+        mem_ours=mem_ours / 2**20, mem_sdpa=mem_sdpa / 2**20, max_diff=max_diff, ms=(ms["on"], ms["off"], ms["sdpa"]),
     )
 
 
@@ -228,9 +225,34 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def sweep(prefix: str, sizes: list[int], dims: list[int], deadline: float, measure_one, legend: str,
+          skipped: list[str], failed: list[str]) -> list[dict]:
+    """`measure_one(N, D, causal)` for every configuration, until `deadline` (time.time()): the ones
+    after it go to `skipped`, the ones that raise to `failed` (reported; one bad configuration
+    must not hide the rest). Prints each row's `ms` (milliseconds of the `legend` candidates)."""
+    rows = []
+    for N in sizes:
+        for D in dims:
+            for causal in (False, True):
+                config = f"{prefix}N={N} D={D} causal={causal}"
+                if time.time() > deadline:
+                    skipped.append(config)
+                    continue
+                try:
+                    row = measure_one(N, D, causal)
+                except Exception as exc:
+                    failed.append(f"{config}: {type(exc).__name__}: {str(exc)[:300]}")
+                    print("FAILED", failed[-1], flush=True)
+                    continue
+                rows.append(row)
+                print(f"{config}: ms {legend} = " + "/".join(f"{t:.3f}" for t in row["ms"]), flush=True)
+    return rows
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, help="also write the markdown report to this file")
+    ap.add_argument("--write", action="store_true", help="replace this script's block of BENCHMARKS.md")
     ap.add_argument("--skip-tests", action="store_true", help="do not run the GPU tests first")
     ap.add_argument("--test-timeout", type=int, default=300, help="seconds allowed for the GPU tests")
     ap.add_argument("--budget", type=float, default=330.0,
@@ -259,46 +281,16 @@ def main() -> int:
     if not args.skip_tests:
         tests_ok, tests_line = run_gpu_tests(args.test_timeout)
 
-    rows, skipped, failed = [], [], []
-    for N in args.sizes:
-        for D in args.dims:
-            for causal in (False, True):
-                if time.time() - t_start > args.budget:
-                    skipped.append(f"N={N} D={D} causal={causal}")
-                    continue
-                try:
-                    row = measure(N, D, causal, triton_fwd, build_problem)
-                except Exception as exc:  # report and go on: one bad config must not hide the rest
-                    failed.append(f"N={N} D={D} causal={causal}: {type(exc).__name__}: {str(exc)[:300]}")
-                    print("FAILED", failed[-1], flush=True)
-                    continue
-                rows.append(row)
-                print(f"N={N} D={D} causal={causal}: ms on/off/sdpa = "
-                      + "/".join(f"{t:.3f}" for t in row["ms"]), flush=True)
-
-    bwd_rows = []
-    t_bwd = time.time()
-    for N in args.backward_sizes:
-        for D in args.dims:
-            for causal in (False, True):
-                if time.time() - t_bwd > args.backward_budget:
-                    skipped.append(f"backward N={N} D={D} causal={causal}")
-                    continue
-                try:
-                    row = measure_backward(N, D, causal)
-                except Exception as exc:
-                    failed.append(f"backward N={N} D={D} causal={causal}: {type(exc).__name__}: {str(exc)[:300]}")
-                    print("FAILED", failed[-1], flush=True)
-                    continue
-                bwd_rows.append(row)
-                print(f"backward N={N} D={D} causal={causal}: ms ours(out+H)/ours(out)/sdpa = "
-                      + "/".join(f"{t:.3f}" for t in row["ms"]), flush=True)
+    skipped, failed = [], []
+    measure_fwd = partial(measure, triton_fwd=triton_fwd, build_problem=build_problem)
+    rows = sweep("", args.sizes, args.dims, t_start + args.budget, measure_fwd, "on/off/sdpa", skipped, failed)
+    bwd_rows = sweep("backward ", args.backward_sizes, args.dims, time.time() + args.backward_budget,
+                     measure_backward, "ours(out+H)/ours(out)/sdpa", skipped, failed)
 
     props = torch.cuda.get_device_properties(0)
+    flags = (f" --out {args.out}" if args.out else "") + (" --write" if args.write else "")
     report = [
-        "## GPU benchmark: fused Triton attention with entropy (backend `triton`)",
-        "",
-        f"`python benchmarks/bench_gpu.py{' --out ' + str(args.out) if args.out else ''}` — "
+        f"`python benchmarks/bench_gpu.py{flags}` — "
         f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, {props.name} "
         f"({props.multi_processor_count} SMs), torch {torch.__version__}, triton {triton.__version__}, "
         f"Python {platform.python_version()}. bf16, B·H·N = {TOKENS_X_HEADS}, H = {HEADS}; "
@@ -323,10 +315,10 @@ def main() -> int:
     if failed:
         report.append("\nFailed configurations:\n" + "\n".join(f"* {f}" for f in failed))
     report.append(f"\nTotal wall time {time.time() - t_start:.0f} s.")
-    text = "\n".join(report) + "\n"
-    print("\n" + text)
+    body = "\n".join(report)
+    emit("bench_gpu", "GPU: Triton kernel (`bench_gpu.py`)", body, args.write)
     if args.out:
-        args.out.write_text(text)
+        args.out.write_text(f"## GPU benchmark: fused Triton attention with entropy (backend `triton`)\n\n{body}\n")
         print(f"written to {args.out}")
     return 0 if tests_ok and not failed else 1
 

@@ -13,21 +13,15 @@ peak RSS minus RSS after the inputs were created, i.e. what the attention call i
 from __future__ import annotations
 
 import argparse
-import json
-import statistics
-import subprocess
 import sys
-import time
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
 import headentropy as he
-from harness import cpu_description, peak_rss_during, publish
+from harness import child_result, cpu_description, emit, interleaved, medians, peak_rss_during, ratios, run_child
 
 B, H, D = 1, 12, 64
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def make_inputs(n: int):
@@ -52,33 +46,20 @@ def reference_fits(n: int) -> bool:
 def time_ratio(backend: str, n: int, reps: int) -> tuple[float, float, float]:
     """(median seconds of backend, median seconds of SDPA, ratio), interleaved."""
     q, k, v = make_inputs(n)
-    run_once("sdpa", q, k, v), run_once(backend, q, k, v)  # warm-up (and first-use compiles)
-    ours, base = [], []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        run_once("sdpa", q, k, v)
-        t1 = time.perf_counter()
-        run_once(backend, q, k, v)
-        t2 = time.perf_counter()
-        base.append(t1 - t0)
-        ours.append(t2 - t1)
-    mo, mb = statistics.median(ours), statistics.median(base)
-    return mo, mb, mo / mb
+    candidates = {name: (lambda name=name: run_once(name, q, k, v)) for name in ("sdpa", backend)}
+    med = medians(interleaved(candidates, reps))  # warm-up (first-use compiles), then sdpa, backend, ...
+    return med[backend], med["sdpa"], ratios(med, "sdpa")[backend]
 
 
 def peak_memory_child(backend: str, n: int) -> None:
     """Runs in a fresh process: print JSON with the extra peak RSS of one call, in bytes."""
     run_once(backend, *make_inputs(128))  # first-use work (loading a compiled kernel) stays out
     q, k, v = make_inputs(n)
-    print(json.dumps({"extra_bytes": peak_rss_during(lambda: run_once(backend, q, k, v))}))
+    child_result({"extra_bytes": peak_rss_during(lambda: run_once(backend, q, k, v))})
 
 
 def peak_memory(backend: str, n: int) -> float:
-    out = subprocess.run(
-        [sys.executable, __file__, "--child-memory", backend, str(n)],
-        capture_output=True, text=True, check=True,
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])["extra_bytes"]
+    return run_child(__file__, ["--child-memory", backend, str(n)])["extra_bytes"]
 
 
 def main() -> None:
@@ -129,9 +110,7 @@ def main() -> None:
         r = "—" if ratio is None else f"{ratio:.2f}×"
         lines.append(f"| {n} | {backend} | {t} | {tb} | {r} | {mem} |")
     table = "\n".join(lines)
-    print(table)
-    if args.write:
-        publish("bench_kernels", "Kernels (`bench_kernels.py`)", f"CPU: {cpu_description()}.\n\n{table}")
+    emit("bench_kernels", "Kernels (`bench_kernels.py`)", f"CPU: {cpu_description()}.\n\n{table}", args.write)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ import subprocess
 import sys
 import time
 
-from harness import cpu_description, emit, interleaved
+from harness import child_result, cpu_description, emit, interleaved, run_child, self_measured
 
 HERE = os.path.abspath(__file__)
 LAYERS, HEADS = 30, 9  # SmolLM2-135M
@@ -160,14 +160,15 @@ def worker_decode(prompt: int, new_tokens: int, repeats: int) -> dict:
             model.generate(input_ids=ids, attention_mask=mask, **kw)
         return time.perf_counter() - t0
 
-    rates: dict[str, list[float]] = {"sdpa": [], "monitor": []}
+    def decode_rate(mode: str) -> float:
+        """Tokens/s of the decode steps only: the prefill (and one step) is in both and cancels."""
+        t1, tn = gen(mode, 1), gen(mode, new_tokens)
+        return (new_tokens - 1) / (tn - t1)
+
     with torch.inference_mode():
         gen("sdpa", 2), gen("monitor", 2)  # warm-up
-        for _ in range(repeats):
-            for mode in rates:
-                # Decode steps only: the prefill (and one step) is in both and cancels.
-                t1, tn = gen(mode, 1), gen(mode, new_tokens)
-                rates[mode].append((new_tokens - 1) / (tn - t1))
+        rates = interleaved({mode: (lambda mode=mode: decode_rate(mode)) for mode in ("sdpa", "monitor")}, repeats,
+                            measure=self_measured, warmup=False)
     return {
         "kind": "decode",
         "prompt": prompt,
@@ -180,16 +181,15 @@ def worker_decode(prompt: int, new_tokens: int, repeats: int) -> dict:
 
 # ----------------------------------------------------------------------------- driver
 def _run_worker(args: list[str], threads: int, timeout: float) -> dict:
-    cmd = [sys.executable, HERE, "--threads", str(threads), "--worker", *args]
-    env = dict(os.environ, HF_HUB_DISABLE_PROGRESS_BARS="1", TRANSFORMERS_VERBOSITY="error")
+    """A worker's result in a fresh process (its peak RSS is its own), or {"error": why}."""
+    env = {"HF_HUB_DISABLE_PROGRESS_BARS": "1", "TRANSFORMERS_VERBOSITY": "error"}
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+        return run_child(HERE, ["--threads", str(threads), "--worker", *args], env=env, timeout=timeout)
     except subprocess.TimeoutExpired:
         return {"error": f"timed out after {timeout:.0f} s"}
-    if proc.returncode != 0:
-        lines = [ln for ln in (proc.stderr or proc.stdout).strip().splitlines() if "%|" not in ln]
-        return {"error": " | ".join(lines[-2:]) or f"exit code {proc.returncode}"}
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    except subprocess.CalledProcessError as e:
+        lines = [ln for ln in (e.stderr or e.stdout).strip().splitlines() if "%|" not in ln]
+        return {"error": " | ".join(lines[-2:]) or f"exit code {e.returncode}"}
 
 
 def _eager_bytes(length: int) -> float:
@@ -228,7 +228,7 @@ def main() -> None:
             res = worker_paired(int(w[1]), int(w[2]))
         else:
             res = worker_decode(int(w[1]), int(w[2]), int(w[3]))
-        print(json.dumps(res))
+        child_result(res)
         return
 
     import headentropy as he
@@ -248,17 +248,20 @@ def main() -> None:
         avail = _mem_available_gib()
         if need > 0.7 * avail:
             res["eager"] = {"skipped": f"needs ~{need:.0f} GiB for the attention matrices, {avail:.0f} GiB available"}
+        def forward(mode: str, length: int = length) -> None:
+            """One fresh worker; a failed or skipped mode is not run again."""
+            if mode in res:
+                return
+            r = _run_worker(["forward", mode, str(length)], args.threads, timeout=7200)
+            print(f"# {length} {mode}: {json.dumps(r)}", file=sys.stderr, flush=True)
+            if "error" in r:
+                res[mode] = r
+            else:
+                runs[mode].append(r)
+
         # Rounds alternate the configurations, so slow phases of the shared machine hit all of them.
-        for _ in range(reps):
-            for mode in runs:
-                if mode in res:
-                    continue
-                r = _run_worker(["forward", mode, str(length)], args.threads, timeout=7200)
-                print(f"# {length} {mode}: {json.dumps(r)}", file=sys.stderr, flush=True)
-                if "error" in r:
-                    res[mode] = r
-                else:
-                    runs[mode].append(r)
+        interleaved({mode: (lambda mode=mode: forward(mode)) for mode in runs}, reps,
+                    measure=self_measured, warmup=False)
         for mode, rs in runs.items():
             if mode not in res and rs:
                 # Best of the rounds: on a shared machine, noise only ever adds time.

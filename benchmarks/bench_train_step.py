@@ -10,12 +10,9 @@ RSS and 1.3× the time of the plain SDPA step. Each configuration runs in its ow
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
-import sys
 import time
 
-from harness import cpu_description, emit, peak_rss_during
+from harness import child_result, cpu_description, emit, interleaved, peak_rss_during, run_child, self_measured
 
 
 def child(mode: str, tokens: int) -> None:
@@ -43,7 +40,7 @@ def child(mode: str, tokens: int) -> None:
     start = time.perf_counter()
     extra = peak_rss_during(lambda: run(ids))
     seconds = time.perf_counter() - start
-    print(json.dumps({"mode": mode, "seconds": seconds, "extra_rss": extra}))
+    child_result({"mode": mode, "seconds": seconds, "extra_rss": extra})
 
 
 def main() -> None:
@@ -55,15 +52,11 @@ def main() -> None:
     args = ap.parse_args()
     if args.child:
         return child(args.child[0], int(args.child[1]))
-    best: dict[str, dict] = {}
-    for _ in range(args.rounds):
-        for mode in ("sdpa", "monitored"):
-            out = subprocess.run([sys.executable, __file__, "--child", mode, str(args.tokens)],
-                                 capture_output=True, text=True, check=True)
-            r = json.loads(out.stdout.strip().splitlines()[-1])
-            if mode not in best or r["seconds"] < best[mode]["seconds"]:
-                best[mode] = r
-    s, m = best["sdpa"], best["monitored"]
+    # each call is a fresh child process that warms itself up and reports {seconds, extra_rss}
+    children = {mode: (lambda mode=mode: run_child(__file__, ["--child", mode, str(args.tokens)]))
+                for mode in ("sdpa", "monitored")}
+    runs = interleaved(children, args.rounds, measure=self_measured, warmup=False)
+    s, m = (min(runs[mode], key=lambda r: r["seconds"]) for mode in ("sdpa", "monitored"))  # best round
     mib = 2 ** 20
     table = "\n".join([
         f"CPU: {cpu_description()}. SmolLM2-135M-Instruct fp32, train mode, 1×{args.tokens} tokens, "

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -30,7 +29,7 @@ from pathlib import Path
 import torch
 
 import headentropy as he
-from harness import cpu_description, emit
+from harness import cpu_description, emit, interleaved, medians, self_measured
 from headentropy.hf.training import _SESSIONS
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "validation"))
@@ -106,15 +105,15 @@ def unsampled_bookkeeping(model, calls: int = 2000) -> float:
 
 def measure(name: str, model, ids: torch.Tensor, reps: int) -> dict:
     model.train()
-    for mode in MODES:  # first use (kernel load, allocator pools) stays out
-        timed_step(model, ids, mode)
-    times: dict[str, list[float]] = {m: [] for m in MODES}
-    for r in range(reps):
-        order = MODES[r % len(MODES):] + MODES[:r % len(MODES)]  # rotate: no configuration always first
-        for mode in order:
-            times[mode].append(timed_step(model, ids, mode))
+
+    def progress(r: int, times: dict[str, list[float]]) -> None:
         print(f"  {name} rep {r + 1}/{reps}: " + ", ".join(f"{m} {times[m][-1]:.3f}s" for m in MODES), flush=True)
-    med = {m: statistics.median(v) for m, v in times.items()}
+
+    # timed_step returns the seconds of the part a run pays (set-up and tear-down left out);
+    # the warm-up keeps first use (kernel load, allocator pools) out; rotate: none always first
+    steps = {mode: (lambda mode=mode: timed_step(model, ids, mode)) for mode in MODES}
+    times = interleaved(steps, reps, measure=self_measured, rotate=True, after_round=progress)
+    med = medians(times)
     spread = {m: (min(v), max(v)) for m, v in times.items()}
     return {"name": name, "tokens": ids.numel(), "shape": list(ids.shape), "median": med, "spread": spread,
             "reps": reps, "bookkeeping": unsampled_bookkeeping(model)}

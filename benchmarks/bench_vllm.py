@@ -24,7 +24,7 @@ import sys
 import threading
 import time
 
-from harness import cpu_description, publish
+from harness import cpu_description, emit, interleaved, self_measured
 
 BACKENDS = ("default", "headentropy")
 
@@ -159,20 +159,30 @@ def main() -> None:
                                           text=True, bufsize=1)
     for backend in BACKENDS:
         _read_json(procs[backend], backend)
+    def request(backend: str, c: int, seed: int) -> dict:
+        """One `generate` of c prompts in `backend`'s engine, timed there: {tokens, seconds, cpu_s, ...}."""
+        procs[backend].stdin.write(f"{c} {seed}\n")
+        procs[backend].stdin.flush()
+        return _read_json(procs[backend], backend)
+
+    def progress(r: int, c: int, runs: dict[str, list[dict]]) -> None:
+        d, h = runs["default"][-1], runs["headentropy"][-1]
+        print(f"round {r + 1} c={c}: default {d['tokens'] / d['seconds']:.1f} tok/s, headentropy "
+              f"{h['tokens'] / h['seconds']:.1f} tok/s, ratio {h['tokens'] / h['seconds'] / (d['tokens'] / d['seconds']):.3f}, "
+              f"CPU ratio {d['cpu_s'] / d['tokens'] / (h['cpu_s'] / h['tokens']):.3f}, "
+              f"load {d['load']:.1f}/{h['load']:.1f}", file=sys.stderr, flush=True)
+
     loads_start = os.getloadavg()
-    res = {b: {c: [] for c in args.concurrency} for b in BACKENDS}
-    for r in range(args.rounds):
-        for c in args.concurrency:
-            order = BACKENDS if r % 2 == 0 else BACKENDS[::-1]
-            for backend in order:
-                procs[backend].stdin.write(f"{c} {1000 * r + c}\n")
-                procs[backend].stdin.flush()
-                res[backend][c].append(_read_json(procs[backend], backend))
-            d, h = res["default"][c][-1], res["headentropy"][c][-1]
-            print(f"round {r + 1} c={c}: default {d['tokens'] / d['seconds']:.1f} tok/s, headentropy "
-                  f"{h['tokens'] / h['seconds']:.1f} tok/s, ratio {h['tokens'] / h['seconds'] / (d['tokens'] / d['seconds']):.3f}, "
-                  f"CPU ratio {d['cpu_s'] / d['tokens'] / (h['cpu_s'] / h['tokens']):.3f}, "
-                  f"load {d['load']:.1f}/{h['load']:.1f}", file=sys.stderr, flush=True)
+    res: dict[str, dict[int, list[dict]]] = {b: {} for b in BACKENDS}
+    for c in args.concurrency:
+        # per round both engines get the same fresh prompts (seed), in alternating order (rotate);
+        # the engines warmed up in their own processes, and each reports its own timing
+        requests = {b: (lambda c, seed, b=b: request(b, c, seed)) for b in BACKENDS}
+        runs = interleaved(requests, args.rounds, prepare=lambda b, r, c=c: (c, 1000 * r + c),
+                           measure=self_measured, warmup=False, rotate=True,
+                           after_round=lambda r, runs, c=c: progress(r, c, runs))
+        for b in BACKENDS:
+            res[b][c] = runs[b]
     loads_end = os.getloadavg()
     final = {}
     for backend in BACKENDS:
@@ -229,9 +239,7 @@ def main() -> None:
         f"{' '.join(map(str, args.concurrency))} --max-tokens {args.max_tokens} --rounds {args.rounds}"
         f"{' --eager' if args.eager else ''}{' --write' if args.write else ''}`",
     ])
-    print(table)
-    if args.write:
-        publish("bench_vllm", "vLLM backend throughput (`bench_vllm.py`)", table)
+    emit("bench_vllm", "vLLM backend throughput (`bench_vllm.py`)", table, args.write)
 
 
 if __name__ == "__main__":

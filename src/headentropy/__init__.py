@@ -37,30 +37,16 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'headentropy' has no attribute {name!r}")
 
 
+# Grouped by what a user does with them; tests/test_public_api.py pins the same names as one
+# sorted list, so adding or removing a name is a deliberate change in both places.
 __all__ = [
-    "AttentionResult",
-    "BackendStatus",
-    "BackendUnavailable",
-    "ConfidenceGate",
-    "ConfidenceScorer",
-    "EntropyCallback",
-    "EntropyTrace",
-    "Finding",
-    "LossTap",
-    "RegularizerHandle",
-    "Retriever",
-    "StepEvent",
-    "StepTap",
-    "Tap",
-    "TraceTap",
-    "TrainingMonitor",
-    "attention",
-    "backends",
-    "diagnose",
-    "generate",
-    "load_model",
-    "merge_results",
-    "monitor",
-    "regularize",
+    # attention with entropy statistics, and its backends
+    "attention", "AttentionResult", "merge_results", "backends", "BackendStatus", "BackendUnavailable",
+    # capture from a HuggingFace model: monitor, taps, the trace
+    "monitor", "Tap", "TraceTap", "LossTap", "StepTap", "StepEvent", "EntropyTrace", "load_model",
+    # training
+    "regularize", "RegularizerHandle", "TrainingMonitor", "EntropyCallback",
+    # analysis and confidence
+    "diagnose", "Finding", "ConfidenceScorer", "ConfidenceGate", "Retriever", "generate",
     "__version__",
 ]

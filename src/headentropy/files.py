@@ -8,9 +8,13 @@ writing leaves the previous files untouched and removes the temporaries.
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
+from typing import Callable, TypeVar
+
+T = TypeVar("T")
 
 
 def _umask() -> int:
@@ -74,3 +78,33 @@ def check_writable_folder(folder: str | Path) -> None:
     finally:
         for path in reversed(created):
             path.rmdir()
+
+
+# ---- our safetensors files (traces, aggregates): tensors + JSON metadata, no pickle ----------
+
+
+def safetensors_bytes(tensors: dict, meta: dict) -> bytes:
+    """`tensors` as one safetensors file; `meta` (with its "format") is JSON in the header."""
+    from safetensors.torch import save
+
+    return save(tensors, metadata={"headentropy": json.dumps(meta)})
+
+
+def load_safetensors(path: str | Path, fmt: str, what: str, build: Callable[[dict, dict], T]) -> T:
+    """`build(meta, tensors)` from a file `safetensors_bytes` wrote with meta["format"] == `fmt`.
+
+    Anything else (no such file, a folder, a truncated or foreign file, a tensor `build` misses)
+    raises `ValueError("<path> is not a (complete) headentropy <what>: <reason>")`.
+    """
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = json.loads((f.metadata() or {}).get("headentropy", "{}"))
+            if meta.get("format") != fmt:
+                raise ValueError(f"format {meta.get('format')!r}, expected {fmt!r}")
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+        return build(meta, tensors)
+    except (SafetensorError, OSError, ValueError, KeyError, TypeError) as e:
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e) or type(e).__name__
+        raise ValueError(f"{os.fspath(path)} is not a (complete) headentropy {what}: {reason}") from None

@@ -9,7 +9,6 @@ Normalised entropy `H / log n` (docs/design.md §1) is defined once, here (`norm
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -137,7 +136,7 @@ class EntropyTrace:
 
     def to_bytes(self) -> bytes:
         """The safetensors file content; metadata (layers, model name) is JSON in its header."""
-        from safetensors.torch import save
+        from .files import safetensors_bytes
 
         tensors = {
             "valid": self.valid.to(torch.uint8),
@@ -150,8 +149,7 @@ class EntropyTrace:
             if value is not None:
                 tensors[name] = value.to(torch.float32)
         meta = {"format": FORMAT, "layers": list(self.layers), "model_name": self.model_name}
-        return save({k: v.detach().cpu().contiguous() for k, v in tensors.items()},
-                    metadata={"headentropy": json.dumps(meta)})
+        return safetensors_bytes({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, meta)
 
     def save(self, path: str | Path) -> None:
         """Write one safetensors file, atomically (a temporary file in the same folder, renamed)."""
@@ -167,18 +165,13 @@ class EntropyTrace:
         Raises `ValueError("not a (complete) headentropy trace: ...")` for anything else: a
         folder, a truncated or foreign file, missing tensors.
         """
-        from safetensors import SafetensorError, safe_open
+        from .files import load_safetensors
 
-        try:
-            with safe_open(str(path), framework="pt") as f:
-                meta = json.loads((f.metadata() or {}).get("headentropy", "{}"))
-                if meta.get("format") != FORMAT:
-                    raise ValueError(f"format {meta.get('format')!r}, expected {FORMAT!r}")
-                tensors = {k: f.get_tensor(k) for k in f.keys()}
+        def build(meta: dict, tensors: dict) -> EntropyTrace:
             missing = [k for k in _REQUIRED if k not in tensors]
             if missing or not any(s in tensors for s in STATS):
                 raise ValueError(f"missing tensors {missing or list(STATS)}")
-            trace = cls(
+            return cls(
                 shannon=tensors.get("shannon"),
                 renyi2=tensors.get("renyi2"),
                 sink_mass=tensors.get("sink_mass"),
@@ -191,9 +184,8 @@ class EntropyTrace:
                 token_logprob=tensors.get("token_logprob"),
                 predictive_entropy=tensors.get("predictive_entropy"),
             )
-        except (SafetensorError, OSError, ValueError, KeyError, TypeError) as e:
-            reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e) or type(e).__name__
-            raise ValueError(f"{os.fspath(path)} is not a (complete) headentropy trace: {reason}") from None
+
+        trace = load_safetensors(path, FORMAT, "trace", build)
         _check_shapes(trace, path)
         return trace
 

@@ -16,6 +16,7 @@ import torch
 import headentropy as he
 from headentropy.analysis.aggregates import EntropyAggregate
 from headentropy.corpus import CorpusError, iter_texts, profile_corpus
+from headentropy.corpus.runner import SHARD_SIZE, run_options
 
 from ..analysis.test_aggregates import assert_same
 from ..cli.helpers import SCRIPT, one_line_error, run_cli
@@ -123,3 +124,12 @@ def test_progress_lines_show_tokens_per_second_and_eta(tmp_path, minilm, monkeyp
     assert all(" tokens/s" in line for line in lines)
     assert "ETA" in lines[0] and "ETA" not in lines[-1]  # nothing left to wait for at the end
     assert run.tokens > 0
+
+
+def test_ray_driver_options_are_profile_corpus_keywords():
+    """profile_corpus_ray takes profile_corpus's keyword arguments as **options: same defaults,
+    and a misspelt one is refused before any Ray work."""
+    o = run_options({"batch_size": 3, "quiet": True})
+    assert (o.batch_size, o.quiet, o.shard_size, o.backend, o.column, o.resume) == (3, True, SHARD_SIZE, "auto", None, False)
+    with pytest.raises(TypeError, match="batchsize"):
+        run_options({"batchsize": 3})

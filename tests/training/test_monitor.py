@@ -52,8 +52,7 @@ def test_scalars_are_the_per_head_means_of_the_recorded_forward():
     model = tiny_llama().train()
     ids = RandomTokens(4).ids
     with he.TrainingMonitor(model, every_n_steps=1, backend="torch") as mon:
-        model(input_ids=ids, labels=ids)
-        got = mon.step(0)
+        (got,) = _loop(model, mon, 1, ids)
     with torch.no_grad(), he.monitor(model, backend="torch") as m:
         model(input_ids=ids)
     heads = he.analysis.head_stats(m.trace)
@@ -75,8 +74,7 @@ def test_gradient_accumulation_pools_the_micro_batches_and_eval_forwards_are_lef
     model = tiny_llama().train()
     ids = RandomTokens(4).ids
     with he.TrainingMonitor(model, every_n_steps=1, backend="torch") as mon:
-        model(input_ids=ids, labels=ids)
-        whole = mon.step(0)
+        (whole,) = _loop(model, mon, 1, ids)  # step 0: the whole batch in one forward
         model(input_ids=ids[:2], labels=ids[:2])  # two micro-batches of one step
         model.eval()
         with torch.no_grad():

@@ -8,7 +8,7 @@ a sink of 4 tokens holds most of the mass by construction. A trace with fewer th
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 import torch
 
@@ -89,3 +89,22 @@ def number(x) -> float | None:
 def to_list(x: torch.Tensor) -> list:
     """JSON-friendly floats (None for NaN)."""
     return [number(v) for v in x.flatten().tolist()] if x.dim() <= 1 else [to_list(row) for row in x]
+
+
+def json_fields(result, skip: tuple[str, ...] = ()) -> dict:
+    """An analysis result (a dataclass) as JSON-friendly data, its fields in declaration order:
+    tensors as nested lists and floats through `number` (None for NaN/inf), lists copied, the rest
+    (str, dict, lists of dicts) as they are. The `to_dict` of HeadStats, LayerProfile, TokenStats."""
+    out = {}
+    for f in fields(result):
+        if f.name in skip:
+            continue
+        value = getattr(result, f.name)
+        if isinstance(value, torch.Tensor):
+            value = to_list(value)
+        elif isinstance(value, float):
+            value = number(value)
+        elif isinstance(value, list):
+            value = list(value)
+        out[f.name] = value
+    return out

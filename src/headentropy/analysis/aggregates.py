@@ -20,7 +20,6 @@ JSON (no pickle).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -251,11 +250,11 @@ class EntropyAggregate:
         return {k: v.contiguous() for k, v in out.items()}
 
     def to_bytes(self) -> bytes:
-        from safetensors.torch import save
+        from ..files import safetensors_bytes
 
         meta = {"format": FORMAT, "layers": self.layers, "heads": self.heads, "model_name": self.model_name,
                 "texts": self.texts, "extra": self.extra}
-        return save(self._tensors(), metadata={"headentropy": json.dumps(meta)})
+        return safetensors_bytes(self._tensors(), meta)
 
     def save(self, path: str | Path) -> None:
         from ..files import write_files_atomically
@@ -265,22 +264,18 @@ class EntropyAggregate:
 
     @classmethod
     def load(cls, path: str | Path) -> "EntropyAggregate":
-        from safetensors import SafetensorError, safe_open
+        """Read a file written by `save()`; ValueError naming the file for anything else."""
+        from ..files import load_safetensors
 
-        try:
-            with safe_open(str(path), framework="pt") as f:
-                meta = json.loads((f.metadata() or {}).get("headentropy", "{}"))
-                if meta.get("format") != FORMAT:
-                    raise ValueError(f"format {meta.get('format')!r}, expected {FORMAT!r}")
-                t = {k: f.get_tensor(k) for k in f.keys()}
+        def build(meta: dict, t: dict) -> EntropyAggregate:
             moments = {name: Moments(t[f"{name}.count"], t[f"{name}.mean"], t[f"{name}.m2"])
                        for name in ("shannon", "renyi2", "sink_mass", "shannon_generated", "text_means")}
             return cls([int(x) for x in meta["layers"]], int(meta["heads"]), str(meta.get("model_name", "")),
                        int(meta.get("texts", 0)), moments["shannon"], moments["renyi2"], moments["sink_mass"],
                        moments["shannon_generated"], t["histogram"], t["co_count"], t["co_sum"], t["co_prod"],
                        t["bucket_count"], t["bucket_sum"], moments["text_means"], dict(meta.get("extra", {})))
-        except (SafetensorError, OSError, ValueError, KeyError, TypeError) as e:
-            raise ValueError(f"{path} is not a (complete) headentropy aggregate: {e}") from None
+
+        return load_safetensors(path, FORMAT, "aggregate", build)
 
     def __repr__(self) -> str:
         return (f"EntropyAggregate(model_name={self.model_name!r}, layers={len(self.layers)}, heads={self.heads}, "

@@ -8,7 +8,7 @@ import torch
 
 from . import thresholds as T
 from ..trace import EntropyTrace
-from ._select import finite_or_nan, normalized, raw, to_list
+from ._select import finite_or_nan, json_fields, normalized, raw
 
 
 @dataclass(frozen=True)
@@ -23,15 +23,7 @@ class HeadStats:
     pruning_candidates: list[dict]  # {"layer", "head", "score", "mean_sink_mass", "mean_normalized_entropy"}, best first
 
     def to_dict(self) -> dict:
-        return {
-            "layers": list(self.layers),
-            "mean_normalized": to_list(self.mean_normalized),
-            "mean_sink_mass": to_list(self.mean_sink_mass),
-            "inter_head_variance": to_list(self.inter_head_variance),
-            "redundant_pairs": self.redundant_pairs,
-            "low_variance_layers": self.low_variance_layers,
-            "pruning_candidates": self.pruning_candidates,
-        }
+        return json_fields(self, skip=("correlation",))  # [L, H, H] is too big for a report
 
 
 def _series_correlation(h: torch.Tensor) -> torch.Tensor:

@@ -8,7 +8,7 @@ import torch
 
 from . import thresholds as T
 from ..trace import EntropyTrace
-from ._select import data_sufficiency, finite_or_nan, normalized, raw, to_list
+from ._select import data_sufficiency, finite_or_nan, json_fields, normalized, raw
 
 SHAPES = ("u_shape", "descent_ascent", "descending", "ascending", "flat", "insufficient_data")
 
@@ -24,15 +24,7 @@ class LayerProfile:
     shape_evidence: dict  # the numbers the label was derived from
 
     def to_dict(self) -> dict:
-        return {
-            "layers": list(self.layers),
-            "shannon_normalized": to_list(self.shannon_normalized),
-            "renyi2_normalized": to_list(self.renyi2_normalized),
-            "shannon": to_list(self.shannon),
-            "renyi2": to_list(self.renyi2),
-            "shape": self.shape,
-            "shape_evidence": self.shape_evidence,
-        }
+        return json_fields(self)
 
 
 def classify_shape(profile: torch.Tensor) -> tuple[str, dict]:

@@ -8,7 +8,7 @@ import torch
 
 from . import thresholds as T
 from ..trace import EntropyTrace
-from ._select import finite_or_nan, normalized, number, per_position, to_list
+from ._select import finite_or_nan, json_fields, normalized, per_position
 
 
 @dataclass(frozen=True)
@@ -22,16 +22,8 @@ class TokenStats:
     spikes: list[dict]  # {"batch", "position", "token_id", "text", "entropy", "z"}
 
     def to_dict(self) -> dict:
-        return {
-            "per_position": to_list(self.per_position),
-            "prompt_mean": number(self.prompt_mean),
-            "generated_mean": number(self.generated_mean),
-            "prompt_by_layer": to_list(self.prompt_by_layer),
-            "generated_by_layer": to_list(self.generated_by_layer),
-            "baseline_std": number(self.baseline_std),
-            "spike_z_threshold": T.SPIKE_Z,
-            "spikes": self.spikes,
-        }
+        # the spike threshold rides along, before the spikes it selected
+        return {**json_fields(self, skip=("spikes",)), "spike_z_threshold": T.SPIKE_Z, "spikes": self.spikes}
 
 
 def token_texts(trace: EntropyTrace, tokenizer) -> list[list[str]]:

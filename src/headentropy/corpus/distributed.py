@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..files import write_files_atomically
 from ..progress import progress
-from .runner import SHARD_SIZE, CorpusRun, TokenRate, finish_run, prepare_run, shard_path, shards_of
+from .runner import CorpusRun, TokenRate, finish_run, prepare_run, run_options, shard_path, shards_of
 from .sources import CorpusError, iter_texts
 
 ACTOR_PREFIX = "headentropy-shard-worker-"  # named actors: `ray.get_actor(ACTOR_PREFIX + "0")`
@@ -68,21 +68,19 @@ def profile_corpus_ray(
     *,
     workers: int = 2,
     address: str | None = None,
-    column: str | None = None,
-    batch_size: int = 8,
-    max_length: int | None = None,
-    limit: int | None = None,
-    shard_size: int = SHARD_SIZE,
-    resume: bool = False,
-    backend: str = "auto",
-    quiet: bool = False,
+    **options,
 ) -> CorpusRun:
-    """Like `profile_corpus`, with `workers` Ray actors (a local cluster, or the one at `address`)."""
+    """Like `profile_corpus`, with `workers` Ray actors (a local cluster, or the one at `address`).
+
+    `options` are `profile_corpus`'s keyword arguments (column, batch_size, max_length, limit,
+    shard_size, resume, backend, quiet), with the same defaults.
+    """
     ray = _import_ray()
     if workers < 1:
         raise CorpusError("--workers must be >= 1")
-    out, total, bad = prepare_run(dataset, out_dir, column=column, batch_size=batch_size, max_length=max_length,
-                                  limit=limit, shard_size=shard_size, resume=resume, model_name=model_name)
+    o = run_options(options)
+    out, total, bad = prepare_run(dataset, out_dir, column=o.column, batch_size=o.batch_size, max_length=o.max_length,
+                                  limit=o.limit, shard_size=o.shard_size, resume=o.resume, model_name=model_name)
     started_here = not ray.is_initialized()
     if started_here:
         if address:
@@ -92,8 +90,8 @@ def profile_corpus_ray(
     try:
         threads = max(1, (os.cpu_count() or 1) // workers) if not address else 1
         cls = _worker_class(ray)
-        actors = [cls.options(name=f"{ACTOR_PREFIX}{i}", num_cpus=1).remote(model_name, backend, batch_size,
-                                                                               max_length, threads)
+        actors = [cls.options(name=f"{ACTOR_PREFIX}{i}", num_cpus=1).remote(model_name, o.backend, o.batch_size,
+                                                                               o.max_length, threads)
                   for i in range(workers)]
         from ray.util import ActorPool
 
@@ -101,16 +99,16 @@ def profile_corpus_ray(
         counts: dict[int, int] = {}
 
         def todo():
-            stream = iter_texts(dataset, column, on_bad=lambda record, reason: bad.append((record, reason)))
-            for index, texts in shards_of(stream, shard_size, limit):
+            stream = iter_texts(dataset, o.column, on_bad=lambda record, reason: bad.append((record, reason)))
+            for index, texts in shards_of(stream, o.shard_size, o.limit):
                 counts[index] = len(texts)
-                if resume and shard_path(out, index).exists():
+                if o.resume and shard_path(out, index).exists():
                     bar.update(len(texts))
                 else:
                     yield index, texts
 
         computed = 0
-        with progress(total, "texts", quiet=quiet, unit="texts") as bar:
+        with progress(total, "texts", quiet=o.quiet, unit="texts") as bar:
             rate = TokenRate(bar)
             pool = ActorPool(actors)
             for index, data, tokens in pool.map_unordered(lambda actor, item: actor.run.remote(*item), todo()):

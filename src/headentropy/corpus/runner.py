@@ -12,10 +12,12 @@ resumed run gives exactly what an uninterrupted one gives.
 
 from __future__ import annotations
 
+import inspect
 import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Iterator
 
 import torch
@@ -173,6 +175,19 @@ def profile_corpus(
             computed += 1
             rate.shard_done(len(shard_texts), agg.extra["tokens"])
     return finish_run(out, shards, computed, bad, start)
+
+
+def run_options(options: dict) -> SimpleNamespace:
+    """`profile_corpus`'s keyword arguments (column, batch_size, ..., quiet) with its defaults filled
+    in, for a run that takes them as `**options` (the Ray driver, corpus/distributed.py): the
+    options and their defaults are written once, in `profile_corpus`'s signature. An unknown name
+    raises TypeError, as it would in a call."""
+    keywords = {name: p.default for name, p in inspect.signature(profile_corpus).parameters.items()
+                if p.kind is p.KEYWORD_ONLY}
+    unknown = sorted(set(options) - set(keywords))
+    if unknown:
+        raise TypeError(f"unexpected keyword argument(s): {', '.join(unknown)}")
+    return SimpleNamespace(**{**keywords, **options})
 
 
 class TokenRate:

@@ -173,6 +173,12 @@ class _RecomputingAttention(torch.autograd.Function):
         return None, None, dq, dk, dv
 
 
+def run_engine(engine: RecomputingEngine, problem: AttentionProblem) -> AttentionResult:
+    """A backend's entry point: the engine's plain forward, or, when autograd wants gradients of
+    q, k or v, that forward inside the recomputing Function (the backward is the engine's)."""
+    return attention_with_grad(engine, problem) if needs_grad(problem) else engine.forward(problem)
+
+
 def attention_with_grad(engine: RecomputingEngine, problem: AttentionProblem) -> AttentionResult:
     """Run `engine` forward inside the recomputing Function; gradients reach q, k and v."""
     out, shannon, renyi2, lse, sink = _RecomputingAttention.apply(

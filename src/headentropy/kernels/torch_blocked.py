@@ -18,7 +18,7 @@ import torch
 
 from dataclasses import dataclass
 
-from .autograd import RowTerms, attention_with_grad, needs_grad
+from .autograd import RowTerms, run_engine
 from .dropout import head_keys, keep_tile, threshold
 from .problem import AttentionProblem, key_block_range, masked_scores, nonfinite_value_keys
 from .result import AttentionResult
@@ -111,9 +111,7 @@ def torch_blocked_attention(
     block_k: int = DEFAULT_BLOCK_K,
 ) -> AttentionResult:
     """Blocked forward; with inputs that require grad, wrapped in the recomputing Function."""
-    if needs_grad(problem):
-        return attention_with_grad(TorchEngine(block_q, block_k), problem)
-    return _forward(problem, block_q, block_k)
+    return run_engine(TorchEngine(block_q, block_k), problem)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..autograd import RowTerms, attention_with_grad, needs_grad
+from ..autograd import RowTerms, run_engine
 from ..dropout import threshold
 from ..problem import AttentionProblem, nonfinite_value_keys
 from ..result import AttentionResult
@@ -61,9 +61,7 @@ def _surely_finite(x: torch.Tensor) -> bool:
 def run(
     problem: AttentionProblem, *, block_q: int | None = None, block_k: int = DEFAULT_BLOCK_K
 ) -> AttentionResult:
-    if needs_grad(problem):
-        return attention_with_grad(CpuEngine(block_q, block_k), problem)
-    return _forward(problem, block_q, block_k)
+    return run_engine(CpuEngine(block_q, block_k), problem)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..autograd import RowTerms, attention_with_grad, needs_grad
+from ..autograd import RowTerms, run_engine
 from ..problem import AttentionProblem
 from ..result import AttentionResult
 from . import bwd, fwd
@@ -61,9 +61,7 @@ def supports(problem: AttentionProblem, needs_grad: bool) -> str | None:
 
 def run(problem: AttentionProblem) -> AttentionResult:
     """The registered entry point of backend 'triton'."""
-    if needs_grad(problem):
-        return attention_with_grad(TritonEngine(), problem)
-    return fwd.launch(problem)
+    return run_engine(TritonEngine(), problem)
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,7 @@ from ..autograd import RowTerms
 from ..dropout import head_keys, threshold
 from ..problem import AttentionProblem, nonfinite_value_keys
 from . import jit
+from .jit import fmix32  # rebound to its JIT wrapper by jit.kernel()
 from .fwd import mask_argument
 
 
@@ -169,12 +170,7 @@ def _attn_bwd_kernel(
             if DOT_IN_FP32:
                 do = do.to(tl.float32)
         if DROPOUT:  # kernels/dropout.py: row word = fmix(key(b, h) ^ i) [BM] uint32
-            rw = tl.load(Keys + b * Hq + h).to(tl.uint32) ^ offs_m.to(tl.uint32)
-            rw = rw ^ (rw >> 16)
-            rw = rw * 0x85EBCA6B
-            rw = rw ^ (rw >> 13)
-            rw = rw * 0xC2B2AE35
-            row_word = rw ^ (rw >> 16)
+            row_word = fmix32(tl.load(Keys + b * Hq + h).to(tl.uint32) ^ offs_m.to(tl.uint32))  # [BM]
 
         for jt in range(0, n_inner):
             # ---- the key side: this program's key block, or a streamed one ---------------------
@@ -227,12 +223,7 @@ def _attn_bwd_kernel(
                 dp = tl.dot(do, tl.trans(v), input_precision=DOT_PRECISION)  # dO·vᵀ [BM, BN]
                 p_v = p
                 if DROPOUT:  # u = fmix(row word ^ j); kept where u >= threshold
-                    u = row_word[:, None] ^ offs_n.to(tl.uint32)[None, :]
-                    u = u ^ (u >> 16)
-                    u = u * 0x85EBCA6B
-                    u = u ^ (u >> 13)
-                    u = u * 0xC2B2AE35
-                    u = u ^ (u >> 16)
+                    u = fmix32(row_word[:, None] ^ offs_n.to(tl.uint32)[None, :])  # [BM, BN]
                     kept = u.to(tl.int64) >= drop_thresh
                     dp = tl.where(kept, dp * drop_scale, 0.0)
                     p_v = tl.where(kept, p * drop_scale, 0.0)

@@ -39,6 +39,7 @@ from ..dropout import head_keys, threshold
 from ..problem import AttentionProblem, nonfinite_value_keys
 from ..result import AttentionResult
 from . import jit
+from .jit import fmix32  # rebound to its JIT wrapper by jit.kernel()
 
 LOG2E = 1.4426950408889634
 
@@ -100,12 +101,7 @@ def _attn_fwd_kernel(
     v_base = V + b * stride_vb + kv_h * stride_vh + offs_dv[None, :] * stride_vd  # V tile [BN, BDV]
     mask_base = Mask + b * stride_mb + h * stride_mh + offs_m.to(tl.int64)[:, None] * stride_mm
     if DROPOUT:  # kernels/dropout.py: row word = fmix(key(b, h) ^ i), once per row [BM] uint32
-        rw = tl.load(Keys + b * Hq + h).to(tl.uint32) ^ offs_m.to(tl.uint32)
-        rw = rw ^ (rw >> 16)
-        rw = rw * 0x85EBCA6B
-        rw = rw ^ (rw >> 13)
-        rw = rw * 0xC2B2AE35
-        row_word = rw ^ (rw >> 16)
+        row_word = fmix32(tl.load(Keys + b * Hq + h).to(tl.uint32) ^ offs_m.to(tl.uint32))  # [BM]
 
     # ---- which key blocks this query block needs (all bounds multiples of BLOCK_N except hi) --
     last_row = tl.minimum(m_start + BLOCK_M, Lq) - 1
@@ -234,12 +230,7 @@ def _attn_fwd_kernel(
                     else:
                         v = tl.load(v_ptrs, mask=dv_ok[None, :], other=0.0)
                     if DROPOUT:  # u = fmix(row word ^ j); keep u >= threshold (as int64: no sign games)
-                        u = row_word[:, None] ^ offs_n.to(tl.uint32)[None, :]
-                        u = u ^ (u >> 16)
-                        u = u * 0x85EBCA6B
-                        u = u ^ (u >> 13)
-                        u = u * 0xC2B2AE35
-                        u = u ^ (u >> 16)
+                        u = fmix32(row_word[:, None] ^ offs_n.to(tl.uint32)[None, :])  # [BM, BN]
                         p_v = tl.where(u.to(tl.int64) >= drop_thresh, p, 0.0).to(V.dtype.element_ty)
                     else:
                         p_v = p.to(V.dtype.element_ty)  # P rounded to V's dtype for the tensor-core dot

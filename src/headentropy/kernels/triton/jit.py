@@ -7,8 +7,11 @@
 
 The kernel sources (fwd.py, bwd.py) are plain Python functions that read `tl` from their
 module's globals; nothing imports triton until a kernel is wrapped here, and each source is
-wrapped lazily once per mode. The kernels call no `@triton.jit` helpers of their own, so both
-wrappers of one source can coexist in one process.
+wrapped lazily once per mode. Both wrappers of one source share that module's globals, so the
+helpers the kernels call (`HELPERS`, e.g. `fmix32`) are bound there once, as compiled-mode
+`JITFunction`s, whatever the mode: a compiled kernel inlines them, and an interpreted launch runs
+them through their interpreter rewrite (shim 1 in `_install_interpreter_shims`, the same path
+Triton's own `tl.sum` takes). So the two wrappers of one source still coexist in one process.
 """
 
 from __future__ import annotations
@@ -18,6 +21,21 @@ from typing import Callable
 
 _TRUTHY = ("1", "true", "yes", "on", "y")  # how triton.knobs reads TRITON_INTERPRET
 _WRAPPED: dict[tuple[Callable, bool], object] = {}  # (kernel source, interpret?) -> wrapped kernel
+
+
+def fmix32(x):
+    """murmur3's 32-bit finaliser (kernels/dropout.py's `fmix`) on uint32 words, any shape: the
+    dropout hash of fwd.py and bwd.py (row word [BM], score word [BM, BN]). uint32 products wrap
+    mod 2^32, as the hash wants. Called from kernels only, as a JIT helper (see `HELPERS`)."""
+    x = x ^ (x >> 16)
+    x = x * 0x85EBCA6B
+    x = x ^ (x >> 13)
+    x = x * 0xC2B2AE35
+    return x ^ (x >> 16)
+
+
+HELPERS = (fmix32,)  # plain sources; `kernel()` binds each, JIT-wrapped, under its name in the kernel's module
+_JIT_HELPERS: dict[Callable, object] = {}  # helper source -> its one JITFunction
 
 
 def interpreter_enabled() -> bool:
@@ -38,6 +56,12 @@ def kernel(source: Callable, interpret: bool):
         # with `core` there too, triton's standard library (tl.zeros, tl.sum) resolves to the
         # interpreted builtins as well (see _install_interpreter_shims).
         module_globals["_tl_core"] = triton.language.core
+        for helper in HELPERS:  # one JITFunction per helper, the same object in every module and mode
+            if helper not in _JIT_HELPERS:
+                from triton.runtime.jit import JITFunction
+
+                _JIT_HELPERS[helper] = JITFunction(helper)
+            module_globals[helper.__name__] = _JIT_HELPERS[helper]
         if interpret:
             from triton.runtime.interpreter import InterpretedFunction
 
