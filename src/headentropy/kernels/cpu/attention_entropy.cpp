@@ -195,16 +195,21 @@ struct BlockSums {
   float l2 = 0.f;  // Σ e²
 };
 
-// In place (kStore): x[j] ← e_j = exp(x[j] - m); returns the block sums. Masked keys (x = -inf)
-// give e = 0 and contribute 0 to t: d is clamped to -1e30 first, so never 0·(-inf). kStore =
-// false only reads x (the logits' entropy needs the sums, not the probabilities).
-template <bool kStore = true>
-inline BlockSums exp_and_sums(float* x, int64_t n, float m) {
+// e_j = exp(d_j), d_j = x[j]·scale − m (scale = 1 when the scores are already scaled); returns
+// the block sums, always from the fp32 e. kStore: x[j] ← e_j in place. lp (bf16/fp16 inputs): also
+// writes e_j rounded to lowp_t (round to nearest even) to lp[j] in the same pass, the P that the
+// reduced-precision P·V gemm reads; no second pass over the row. Masked keys (x = -inf) give
+// e = 0 and contribute 0 to t: d is clamped to -1e30 first, so never 0·(-inf). kStore = false
+// without lp only reads x (the logits' entropy needs the sums, not the probabilities).
+template <bool kStore = true, typename lowp_t = float>
+inline BlockSums exp_and_sums(float* x, int64_t n, float m, float scale = 1.f,
+                              lowp_t* lp = nullptr) {
   constexpr int64_t W = Vec::size();
-  const Vec vm(m), floor(-1e30f);
+  constexpr bool kLowp = at::is_reduced_floating_point_v<lowp_t>;
+  const Vec vm(m), vs(scale), floor(-1e30f);
   Vec l(0.f), t(0.f), l2(0.f);
   auto step = [&](const Vec& s) {
-    const Vec d = at::vec::clamp_min(s - vm, floor);
+    const Vec d = at::vec::clamp_min(at::vec::fmsub(s, vs, vm), floor);
     const Vec e = exp_vec(d);
     l = l + e;
     t = at::vec::fmadd(e, d, t);
@@ -212,13 +217,26 @@ inline BlockSums exp_and_sums(float* x, int64_t n, float m) {
     return e;
   };
   int64_t j = 0;
+  if constexpr (kLowp) {  // two vectors per step: one full vector of lowp_t
+    for (; j + 2 * W <= n; j += 2 * W) {
+      const Vec e0 = step(Vec::loadu(x + j));
+      const Vec e1 = step(Vec::loadu(x + j + W));
+      if constexpr (kStore) {
+        e0.store(x + j);
+        e1.store(x + j + W);
+      }
+      at::vec::convert_from_float<lowp_t>(e0, e1).store(lp + j);
+    }
+  }
   for (; j + W <= n; j += W) {
     const Vec e = step(Vec::loadu(x + j));
     if constexpr (kStore) e.store(x + j);
+    if constexpr (kLowp) at::vec::convert_from_float<lowp_t>(e, Vec(0.f)).store(lp + j, W);
   }
   if (j < n) {
     const Vec e = step(Vec::set(Vec(kNegInf), Vec::loadu(x + j, n - j), n - j));
     if constexpr (kStore) e.store(x + j, n - j);
+    if constexpr (kLowp) at::vec::convert_from_float<lowp_t>(e, Vec(0.f)).store(lp + j, n - j);
   }
   auto sum = [](Vec& a, Vec& b) { return a + b; };
   return {at::vec::vec_reduce_all<float>(sum, l), at::vec::vec_reduce_all<float>(sum, t),
@@ -341,12 +359,16 @@ inline void apply_mask(const Problem& p, float* x, int64_t n, int64_t b, int64_t
 // map to the same L1 sets (the P·V gemm walks down the columns of P).
 inline int64_t score_stride(const Problem& p) { return p.bk + 16; }
 
+// Row stride (elements) of the bf16/fp16 P tile: an even number of columns (the AMX gemm reads
+// key pairs) plus one cache line.
+inline int64_t lowp_stride(const Problem& p) { return (p.bk + 1) / 2 * 2 + 32; }
+
 // Per-thread scratch. Kept thread-local across calls (it only grows, to well under a MiB for
 // the default blocks): fresh buffers on every call cost page faults and zeroing.
 struct Workspace {
   std::vector<float> q, k, v;      // fp32 copies of the blocks (non-fp32 inputs without lowp gemm)
   std::vector<float> s;            // [bq, ldS] scores, then P in place
-  std::vector<uint16_t> p_lowp;    // [bq, bk] P rounded to bf16/fp16 for the lowp P·V gemm
+  std::vector<uint16_t> p_lowp;    // [bq, ldP] P rounded to bf16/fp16 for the lowp P·V gemm
   std::vector<float> acc;          // [bq, Dv] un-normalised output
   std::vector<float> m, l, t, l2, ls, bad;  // [bq] row accumulators (docs/design.md §1)
   void prepare(const Problem& p, bool convert, bool lowp) {
@@ -358,7 +380,7 @@ struct Workspace {
       grow(k, p.bk * p.D);
       if (p.has_v) grow(v, p.bk * p.Dv);
     }
-    if (lowp && p.has_v) grow(p_lowp, p.bq * p.bk);
+    if (lowp && p.has_v) grow(p_lowp, p.bq * lowp_stride(p));
     grow(s, p.bq * score_stride(p));
     if (p.has_v) grow(acc, p.bq * p.Dv);
     for (auto* x : {&m, &l, &t, &l2, &ls, &bad}) grow(*x, p.bq);
@@ -414,10 +436,19 @@ void run_block(const Problem& p, const scalar_t* qp, const scalar_t* kp, const s
   int64_t k_lo, k_hi;
   key_span(p, qs, qe, k_lo, k_hi);
 
+  // bf16/fp16 P for the reduced-precision P·V gemm, [bq, ldP]: written by the exp pass.
+  const bool lowp_pv = lowp && p.has_v && Dv > 0;
+  const int64_t ldP = lowp_stride(p);
+  scalar_t* Plp = lowp_pv ? reinterpret_cast<scalar_t*>(ws.p_lowp.data()) : nullptr;
+
   for (int64_t ks = k_lo; ks < k_hi; ks += p.bk) {
     const int64_t ke = std::min(ks + p.bk, k_hi);
     const int64_t bk = ke - ks;
+    const int64_t bk2 = (bk + 1) / 2 * 2;  // P columns the lowp gemm may read
     float* S = ws.s.data();  // [bq, bk] with row stride ldS
+    // The fp32 P is kept (in S) where something besides the statistics reads it: the sink mass,
+    // the non-finite-value mass, dropout (applied before rounding) and the fp32 P·V.
+    const bool keep_f32 = !lowp_pv || p.dropout || bad || p.sinks > ks;
     if (D > 0 && lowp) {
       lowp_gemm_abt<scalar_t>(bq, bk, D, p.scale, Qraw, p.q_sl, Kh + ks * p.k_sl, p.k_sl, 0.f, S, ldS);
     } else if (D > 0) {
@@ -436,7 +467,11 @@ void run_block(const Problem& p, const scalar_t* qp, const scalar_t* kp, const s
       const int64_t c0 = std::clamp(lo - ks, int64_t{0}, bk);
       const int64_t c1 = std::clamp(hi - ks, c0, bk);
       // P must be 0 outside the visible interval (the P·V product covers the whole block).
-      if (p.has_v) {
+      scalar_t* prow = lowp_pv ? Plp + r * ldP : nullptr;
+      if (lowp_pv) {
+        std::fill(prow, prow + c0, scalar_t(0));
+        std::fill(prow + c1, prow + bk2, scalar_t(0));
+      } else if (p.has_v) {
         std::fill(srow, srow + c0, 0.f);
         std::fill(srow + c1, srow + bk, 0.f);
       }
@@ -450,14 +485,21 @@ void run_block(const Problem& p, const scalar_t* qp, const scalar_t* kp, const s
       const float m_blk = row_max(x, n);
       const float m_new = (std::isnan(m_blk) || std::isnan(m_old)) ? kNaN : std::max(m_old, m_blk);
       if (m_new == kNegInf) {  // nothing visible in this row so far
-        if (p.has_v) std::fill(x, x + n, 0.f);
+        if (lowp_pv) std::fill(prow + c0, prow + c1, scalar_t(0));
+        else if (p.has_v) std::fill(x, x + n, 0.f);
         continue;
       }
-      const BlockSums bs = exp_and_sums(x, n, m_new);  // x now holds P
+      // The statistics always come from the fp32 P; the lowp P is rounded from it in the same
+      // pass (after dropout when there is dropout).
+      BlockSums bs;
+      if (!lowp_pv || p.dropout) bs = exp_and_sums(x, n, m_new);  // x now holds P
+      else if (keep_f32) bs = exp_and_sums<true>(x, n, m_new, 1.f, prow + c0);
+      else bs = exp_and_sums<false>(x, n, m_new, 1.f, prow + c0);
       float ls_blk = 0.f;
       for (int64_t j = c0; j < std::min(c1, p.sinks - ks); ++j) ls_blk += srow[j];
       // The statistics have seen P; P·V (and the bad-value mass) sees P⊙Z/(1 − p).
       if (p.dropout) dropout_row(x, n, hkey, i, ks + c0, p.drop_thresh, p.drop_scale);
+      if (lowp_pv && p.dropout) round_row(x, prow + c0, n);
 
       // Rescale the old state to the new max (α = 0 while the row was empty).
       const bool was_empty = m_old == kNegInf;
@@ -479,12 +521,10 @@ void run_block(const Problem& p, const scalar_t* qp, const scalar_t* kp, const s
       }
     }
 
-    if (p.has_v && Dv > 0 && lowp) {
+    if (lowp_pv) {
       // P rounded to the input precision, as SDPA's bf16/fp16 path multiplies it with V; the
       // statistics above used the fp32 P.
-      scalar_t* P = reinterpret_cast<scalar_t*>(ws.p_lowp.data());  // [bq, bk]
-      for (int64_t r = 0; r < bq; ++r) round_row(S + r * ldS, P + r * bk, bk);
-      lowp_gemm_ab<scalar_t>(bq, Dv, bk, 1.f, P, bk, Vh + ks * p.v_sl, p.v_sl, 1.f, ws.acc.data(), Dv);
+      lowp_gemm_ab<scalar_t>(bq, Dv, bk, 1.f, Plp, ldP, Vh + ks * p.v_sl, p.v_sl, 1.f, ws.acc.data(), Dv);
     } else if (p.has_v && Dv > 0) {
       int ldv = 0;
       const float* V = as_fp32(Vh + ks * p.v_sl, p.v_sl, bk, Dv, ws.v, ldv);
