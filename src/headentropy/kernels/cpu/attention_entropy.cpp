@@ -43,6 +43,7 @@
 #include <torch/extension.h>
 
 #include <ATen/Parallel.h>
+#include <ATen/native/CPUBlas.h>
 #include <ATen/cpu/vec/functional.h>
 #include <ATen/cpu/vec/vec.h>
 
@@ -51,6 +52,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <vector>
 
 // Fortran BLAS bundled with (and exported by) libtorch_cpu; column-major.
@@ -70,6 +72,12 @@ extern "C" void gemm_f16f16f32(const char* transa, const char* transb, const int
                                const int* k, const float* alpha, const uint16_t* a, const int* lda,
                                const uint16_t* b, const int* ldb, const float* beta, float* c,
                                const int* ldc) __attribute__((weak));
+
+// oneDNN's batch-reduce gemm as torch exports it (SDPA's own bf16 path on AMX CPUs): JIT kernels
+// for AMX tiles, B in the "VNNI" layout (pairs along the reduction dimension in one 32-bit word).
+#if defined(CPUBLAS_BRGEMM_BF16BF16F32) && defined(CPUBLAS_BRGEMM_F16F16F32)
+#define HEADENTROPY_BRGEMM 1
+#endif
 
 // MKL (torch's usual BLAS) may start its own threads inside a gemm; our tasks already fill every
 // core, so each worker asks for a sequential BLAS. Weak: absent with other BLAS builds.
@@ -243,6 +251,15 @@ inline BlockSums exp_and_sums(float* x, int64_t n, float m, float scale = 1.f,
           at::vec::vec_reduce_all<float>(sum, l2)};
 }
 
+// x ← x · scale
+inline void scale_row(float* x, int64_t n, float scale) {
+  constexpr int64_t W = Vec::size();
+  const Vec vs(scale);
+  int64_t j = 0;
+  for (; j + W <= n; j += W) (Vec::loadu(x + j) * vs).store(x + j);
+  if (j < n) (Vec::loadu(x + j, n - j) * vs).store(x + j, n - j);
+}
+
 // x ← cap · tanh(x / cap)
 inline void softcap_row(float* x, int64_t n, float cap) {
   constexpr int64_t W = Vec::size();
@@ -359,6 +376,10 @@ inline void apply_mask(const Problem& p, float* x, int64_t n, int64_t b, int64_t
 // map to the same L1 sets (the P·V gemm walks down the columns of P).
 inline int64_t score_stride(const Problem& p) { return p.bk + 16; }
 
+// Row stride of the output accumulator: Dv, or Dv rounded up to 16 columns for the AMX gemm
+// (its column chunks are 16 to 64 wide).
+inline int64_t acc_stride(const Problem& p, bool amx) { return amx ? (p.Dv + 15) / 16 * 16 : p.Dv; }
+
 // Row stride (elements) of the bf16/fp16 P tile: an even number of columns (the AMX gemm reads
 // key pairs) plus one cache line.
 inline int64_t lowp_stride(const Problem& p) { return (p.bk + 1) / 2 * 2 + 32; }
@@ -369,7 +390,7 @@ struct Workspace {
   std::vector<float> q, k, v;      // fp32 copies of the blocks (non-fp32 inputs without lowp gemm)
   std::vector<float> s;            // [bq, ldS] scores, then P in place
   std::vector<uint16_t> p_lowp;    // [bq, ldP] P rounded to bf16/fp16 for the lowp P·V gemm
-  std::vector<float> acc;          // [bq, Dv] un-normalised output
+  std::vector<float> acc;          // [bq, ldA] un-normalised output (acc_stride)
   std::vector<float> m, l, t, l2, ls, bad;  // [bq] row accumulators (docs/design.md §1)
   void prepare(const Problem& p, bool convert, bool lowp) {
     auto grow = [](auto& x, int64_t n) {
@@ -382,7 +403,7 @@ struct Workspace {
     }
     if (lowp && p.has_v) grow(p_lowp, p.bq * lowp_stride(p));
     grow(s, p.bq * score_stride(p));
-    if (p.has_v) grow(acc, p.bq * p.Dv);
+    if (p.has_v) grow(acc, p.bq * acc_stride(p, true));
     for (auto* x : {&m, &l, &t, &l2, &ls, &bad}) grow(*x, p.bq);
   }
 };
@@ -406,20 +427,140 @@ inline const float* as_fp32(const scalar_t* src, int64_t row_stride, int64_t row
   }
 }
 
+// K and V of every (batch, KV head) in the B layout of the AMX brgemm, built once per call in a
+// parallel pass (extra memory: the size of k and v; SDPA's bf16 path packs the same way).
+//   Kᵀ: per chunk of 64 keys, [D/2, w, 2] with w = the chunk's keys rounded up to 16 (zeros);
+//       keys j, j+1 of dimension pair i are the 32-bit word K[j, 2i..2i+1] at (i·w + j).
+//   V:  per chunk of 64 value columns (the last rounded up to 16, zeros), [Lk2/2, w, 2]: rows
+//       2k and 2k+1 interleaved, Lk2 = Lk rounded up to even (a zero row).
+// A key block starting at a multiple of 64 is then a slice of both, in place.
+struct AmxPack {
+  std::unique_ptr<uint16_t[]> k, v;
+  int64_t k_head = 0, v_head = 0;  // elements per (batch, KV head)
+  int64_t Lk2 = 0, ldA = 0;        // Lk rounded to even; Dv rounded to 16
+};
+
+inline int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+
+template <typename scalar_t>
+AmxPack amx_pack(const Problem& p, const scalar_t* kp, const scalar_t* vp) {
+  AmxPack pk;
+  const int64_t D = p.D, Lk = p.Lk, n_chunks = (Lk + 63) / 64;
+  pk.k_head = n_chunks * 64 * D;
+  pk.Lk2 = round_up(Lk, 2);
+  pk.ldA = acc_stride(p, true);
+  pk.v_head = p.has_v ? pk.ldA * pk.Lk2 : 0;
+  pk.k.reset(new uint16_t[std::max<int64_t>(1, p.B * p.Hkv * pk.k_head)]);
+  if (p.has_v) pk.v.reset(new uint16_t[std::max<int64_t>(1, p.B * p.Hkv * pk.v_head)]);
+  at::parallel_for(0, p.B * p.Hkv, 1, [&](int64_t h0, int64_t h1) {
+    for (int64_t bh = h0; bh < h1; ++bh) {
+      const int64_t b = bh / p.Hkv, kvh = bh % p.Hkv;
+      const uint16_t* K = reinterpret_cast<const uint16_t*>(kp + b * p.k_sb + kvh * p.k_sh);
+      uint16_t* outk = pk.k.get() + bh * pk.k_head;
+      for (int64_t c = 0; c < n_chunks; ++c) {
+        const int64_t w = std::min<int64_t>(64, round_up(Lk - 64 * c, 16));
+        uint32_t* o = reinterpret_cast<uint32_t*>(outk + c * 64 * D);
+        for (int64_t jj = 0; jj < w; ++jj) {
+          const int64_t j = 64 * c + jj;
+          const uint16_t* row = j < Lk ? K + j * p.k_sl : nullptr;
+          for (int64_t i = 0; i < D / 2; ++i) {
+            uint32_t word = 0;
+            if (row) std::memcpy(&word, row + 2 * i, 4);
+            o[i * w + jj] = word;
+          }
+        }
+      }
+      if (!p.has_v) continue;
+      const uint16_t* V = reinterpret_cast<const uint16_t*>(vp + b * p.v_sb + kvh * p.v_sh);
+      uint16_t* outv = pk.v.get() + bh * pk.v_head;
+      for (int64_t c0 = 0; c0 < pk.ldA; c0 += 64) {
+        const int64_t w = std::min<int64_t>(64, pk.ldA - c0), real = std::min(w, p.Dv - c0);
+        uint16_t* o = outv + c0 * pk.Lk2;
+        for (int64_t k2 = 0; k2 < pk.Lk2 / 2; ++k2) {
+          const uint16_t* r0 = V + 2 * k2 * p.v_sl + c0;
+          const uint16_t* r1 = 2 * k2 + 1 < Lk ? r0 + p.v_sl : nullptr;
+          uint16_t* dst = o + k2 * w * 2;
+          for (int64_t n = 0; n < real; ++n) {
+            dst[2 * n] = r0[n];
+            dst[2 * n + 1] = r1 ? r1[n] : uint16_t{0};
+          }
+          for (int64_t n = real; n < w; ++n) dst[2 * n] = dst[2 * n + 1] = 0;
+        }
+      }
+    }
+  });
+  return pk;
+}
+
 struct Outputs {
   void* out;  // [B, Hq, Lq, Dv] contiguous, scalar_t
   float *shannon, *renyi2, *lse, *sink;  // [B, Hq, Lq] contiguous
 };
 
+// S[bq, ke - ks] = Q·Kᵀ (unscaled) for keys [ks, ke), ks a multiple of 64: one brgemm per
+// packed 64-key chunk. Columns up to the next multiple of 16 are written (S has the room).
+template <typename scalar_t>
+void amx_scores(const Problem& p, const AmxPack& pk, const scalar_t* Q, int64_t b, int64_t kvh,
+                int64_t bq, int64_t ks, int64_t ke, float* S, int64_t ldS) {
+#if defined(HEADENTROPY_BRGEMM)
+  if constexpr (at::is_reduced_floating_point_v<scalar_t>) {
+    const scalar_t* K = reinterpret_cast<const scalar_t*>(pk.k.get() + (b * p.Hkv + kvh) * pk.k_head);
+    for (int64_t c = ks / 64; c * 64 < ke; ++c) {
+      const int64_t w = std::min<int64_t>(64, round_up(p.Lk - 64 * c, 16));  // packed width
+      const int64_t nn = std::min<int64_t>(w, round_up(ke - 64 * c, 16));    // columns needed
+      at::native::cpublas::brgemm(bq, nn, p.D, p.q_sl, w, ldS, false, Q, K + c * 64 * p.D,
+                                  S + (64 * c - ks));
+    }
+    return;
+  }
+#endif
+  TORCH_CHECK(false, "attention_entropy: AMX brgemm unavailable");
+}
+
+// acc[bq, ldA] += P[bq, keys ks..ke)·V[ks..ke), P bf16/fp16 with row stride ldP and zero columns
+// up to the even count; one brgemm per packed 64-column chunk of V.
+template <typename scalar_t>
+void amx_pv(const Problem& p, const AmxPack& pk, const scalar_t* P, int64_t ldP, int64_t b,
+            int64_t kvh, int64_t bq, int64_t ks, int64_t ke, float* acc) {
+#if defined(HEADENTROPY_BRGEMM)
+  if constexpr (at::is_reduced_floating_point_v<scalar_t>) {
+    const scalar_t* V = reinterpret_cast<const scalar_t*>(pk.v.get() + (b * p.Hkv + kvh) * pk.v_head);
+    const int64_t k2 = round_up(ke - ks, 2);
+    for (int64_t c0 = 0; c0 < pk.ldA; c0 += 64) {
+      const int64_t w = std::min<int64_t>(64, pk.ldA - c0);
+      at::native::cpublas::brgemm(bq, w, k2, ldP, w, pk.ldA, true, P, V + c0 * pk.Lk2 + ks * w,
+                                  acc + c0);
+    }
+    return;
+  }
+#endif
+  TORCH_CHECK(false, "attention_entropy: AMX brgemm unavailable");
+}
+
+// Whether this call runs its bf16/fp16 products in the AMX brgemm (torch built with oneDNN's
+// ukernel API and an AMX CPU, as cpublas::could_pack tells), and the layout allows it.
+template <typename scalar_t>
+bool use_amx(const Problem& p, bool lowp) {
+#if defined(HEADENTROPY_BRGEMM)
+  if constexpr (at::is_reduced_floating_point_v<scalar_t>) {
+    return lowp && p.D > 0 && p.D % 2 == 0 && (p.bk % 64 == 0 || p.bk == p.Lk) &&
+           at::native::cpublas::could_pack(c10::CppTypeToScalarType<scalar_t>::value);
+  }
+#endif
+  return false;
+}
+
 // One (batch, query head, query block) task.
-// `lowp`: bf16/fp16 inputs whose products run in MKL's mixed-precision gemms (use_lowp_gemm).
+// `lowp`: bf16/fp16 inputs whose products run in reduced-precision gemms with fp32 results:
+// oneDNN's AMX brgemm on the packed K/V when `amx` is given, else MKL's gemm_*16*16f32.
 template <typename scalar_t>
 void run_block(const Problem& p, const scalar_t* qp, const scalar_t* kp, const scalar_t* vp,
-               const Outputs& o, int64_t b, int64_t h, int64_t qs, Workspace& ws, bool lowp) {
+               const Outputs& o, int64_t b, int64_t h, int64_t qs, Workspace& ws, bool lowp,
+               const AmxPack* amx) {
   const int64_t qe = std::min(qs + p.bq, p.Lq);
   const int64_t bq = qe - qs;
   const int64_t kvh = h / p.G;
-  const int64_t D = p.D, Dv = p.Dv, ldS = score_stride(p);
+  const int64_t D = p.D, Dv = p.Dv, ldS = score_stride(p), ldA = acc_stride(p, amx != nullptr);
 
   const scalar_t* Qraw = qp + b * p.q_sb + h * p.q_sh + qs * p.q_sl;
   int ldq = 0;
@@ -431,10 +572,16 @@ void run_block(const Problem& p, const scalar_t* qp, const scalar_t* kp, const s
 
   std::fill_n(ws.m.begin(), bq, kNegInf);
   for (auto* x : {&ws.l, &ws.t, &ws.l2, &ws.ls, &ws.bad}) std::fill_n(x->begin(), bq, 0.f);
-  if (p.has_v) std::fill_n(ws.acc.begin(), bq * Dv, 0.f);
+  if (p.has_v) std::fill_n(ws.acc.begin(), bq * ldA, 0.f);
 
   int64_t k_lo, k_hi;
   key_span(p, qs, qe, k_lo, k_hi);
+  if (amx) k_lo = k_lo / 64 * 64;  // key blocks start on a packed chunk (the rows mask the rest)
+  // The AMX products are unscaled: `scale` then enters the exp pass (d = s·scale − m), except
+  // where soft-cap or a mask must see the scaled score first (then the row is scaled in place).
+  const bool scale_in_exp = amx && p.softcap == 0.f && p.mask_kind == MaskKind::kNone && p.scale > 0.f;
+  const bool scale_rows = amx && !scale_in_exp;
+  const float sc = scale_in_exp ? p.scale : 1.f;
 
   // bf16/fp16 P for the reduced-precision P·V gemm, [bq, ldP]: written by the exp pass.
   const bool lowp_pv = lowp && p.has_v && Dv > 0;
@@ -449,7 +596,9 @@ void run_block(const Problem& p, const scalar_t* qp, const scalar_t* kp, const s
     // The fp32 P is kept (in S) where something besides the statistics reads it: the sink mass,
     // the non-finite-value mass, dropout (applied before rounding) and the fp32 P·V.
     const bool keep_f32 = !lowp_pv || p.dropout || bad || p.sinks > ks;
-    if (D > 0 && lowp) {
+    if (D > 0 && amx) {
+      amx_scores(p, *amx, Qraw, b, kvh, bq, ks, ke, S, ldS);
+    } else if (D > 0 && lowp) {
       lowp_gemm_abt<scalar_t>(bq, bk, D, p.scale, Qraw, p.q_sl, Kh + ks * p.k_sl, p.k_sl, 0.f, S, ldS);
     } else if (D > 0) {
       int ldk = 0;
@@ -478,11 +627,12 @@ void run_block(const Problem& p, const scalar_t* qp, const scalar_t* kp, const s
       if (c1 <= c0) continue;
       float* x = srow + c0;
       const int64_t n = c1 - c0;
+      if (scale_rows) scale_row(x, n, p.scale);
       if (p.softcap > 0.f) softcap_row(x, n, p.softcap);
       if (p.mask_kind != MaskKind::kNone) apply_mask(p, x, n, b, h, i, ks + c0);
 
       const float m_old = ws.m[r];
-      const float m_blk = row_max(x, n);
+      const float m_blk = row_max(x, n) * sc;  // sc > 0 keeps the maximum (and NaN, -inf)
       const float m_new = (std::isnan(m_blk) || std::isnan(m_old)) ? kNaN : std::max(m_old, m_blk);
       if (m_new == kNegInf) {  // nothing visible in this row so far
         if (lowp_pv) std::fill(prow + c0, prow + c1, scalar_t(0));
@@ -492,9 +642,9 @@ void run_block(const Problem& p, const scalar_t* qp, const scalar_t* kp, const s
       // The statistics always come from the fp32 P; the lowp P is rounded from it in the same
       // pass (after dropout when there is dropout).
       BlockSums bs;
-      if (!lowp_pv || p.dropout) bs = exp_and_sums(x, n, m_new);  // x now holds P
-      else if (keep_f32) bs = exp_and_sums<true>(x, n, m_new, 1.f, prow + c0);
-      else bs = exp_and_sums<false>(x, n, m_new, 1.f, prow + c0);
+      if (!lowp_pv || p.dropout) bs = exp_and_sums(x, n, m_new, sc);  // x now holds P
+      else if (keep_f32) bs = exp_and_sums<true>(x, n, m_new, sc, prow + c0);
+      else bs = exp_and_sums<false>(x, n, m_new, sc, prow + c0);
       float ls_blk = 0.f;
       for (int64_t j = c0; j < std::min(c1, p.sinks - ks); ++j) ls_blk += srow[j];
       // The statistics have seen P; P·V (and the bad-value mass) sees P⊙Z/(1 − p).
@@ -511,7 +661,7 @@ void run_block(const Problem& p, const scalar_t* qp, const scalar_t* kp, const s
       ws.ls[r] = alpha * ws.ls[r] + ls_blk;
       ws.m[r] = m_new;
       if (p.has_v && alpha != 1.f) {
-        float* a = ws.acc.data() + r * Dv;
+        float* a = ws.acc.data() + r * ldA;
         for (int64_t c = 0; c < Dv; ++c) a[c] *= alpha;
       }
       if (bad) {
@@ -521,7 +671,9 @@ void run_block(const Problem& p, const scalar_t* qp, const scalar_t* kp, const s
       }
     }
 
-    if (lowp_pv) {
+    if (lowp_pv && amx) {
+      amx_pv(p, *amx, Plp, ldP, b, kvh, bq, ks, ke, ws.acc.data());
+    } else if (lowp_pv) {
       // P rounded to the input precision, as SDPA's bf16/fp16 path multiplies it with V; the
       // statistics above used the fp32 P.
       lowp_gemm_ab<scalar_t>(bq, Dv, bk, 1.f, Plp, ldP, Vh + ks * p.v_sl, p.v_sl, 1.f, ws.acc.data(), Dv);
@@ -549,7 +701,7 @@ void run_block(const Problem& p, const scalar_t* qp, const scalar_t* kp, const s
     o.sink[row0 + r] = empty ? 0.f : ws.ls[r] / l;
     if (p.has_v) {
       scalar_t* out = static_cast<scalar_t*>(o.out) + (row0 + r) * Dv;
-      const float* a = ws.acc.data() + r * Dv;
+      const float* a = ws.acc.data() + r * ldA;
       const bool poisoned = bad && ws.bad[r] > 0.f;
       const float inv = empty ? 0.f : 1.f / l;
       for (int64_t c = 0; c < Dv; ++c) {
@@ -578,6 +730,9 @@ void run_all(const Problem& p, const at::Tensor& q, const at::Tensor& k,
   const bool lowp = lowp_gemm<scalar_t>() != nullptr && p.q_sl >= p.D && p.k_sl >= p.D &&
                     (!p.has_v || p.v_sl >= p.Dv);
   const bool convert = !std::is_same_v<scalar_t, float> && !lowp;
+  AmxPack pack;
+  const bool amx = use_amx<scalar_t>(p, lowp);
+  if (amx) pack = amx_pack(p, kp, vp);
   at::parallel_for(0, n_threads, 1, [&](int64_t, int64_t) {
     SequentialBlas inner;
     thread_local Workspace ws;
@@ -585,8 +740,12 @@ void run_all(const Problem& p, const at::Tensor& q, const at::Tensor& k,
     for (int64_t task = next++; task < n_tasks; task = next++) {
       const int64_t qblock = n_qblocks - 1 - task / n_heads;
       const int64_t bh = task % n_heads;
-      run_block<scalar_t>(p, qp, kp, vp, o, bh / p.Hq, bh % p.Hq, qblock * p.bq, ws, lowp);
+      run_block<scalar_t>(p, qp, kp, vp, o, bh / p.Hq, bh % p.Hq, qblock * p.bq, ws, lowp,
+                          amx ? &pack : nullptr);
     }
+#if defined(HEADENTROPY_BRGEMM)
+    if (amx) at::native::cpublas::brgemm_release();  // this thread's AMX tile state
+#endif
   });
 }
 
