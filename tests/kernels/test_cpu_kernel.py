@@ -232,6 +232,22 @@ def test_build_key_follows_source_and_torch_version(monkeypatch):
     assert loader.build_key() != key
 
 
+def test_build_key_follows_the_shared_headers(monkeypatch):
+    """Both kernels include vec_math.h: editing it must rebuild both (a new key for each)."""
+    keys = loader.KERNEL.build_key(), loader.PAGED.build_key()
+    monkeypatch.setattr(loader, "header_bytes", lambda: b"// another vec_math.h")
+    assert loader.KERNEL.build_key() != keys[0] and loader.PAGED.build_key() != keys[1]
+
+
+def test_every_included_local_header_is_hashed():
+    import re
+
+    for source in (loader.KERNEL.source, loader.PAGED.source):
+        local = set(re.findall(r'^#include "([^"]+)"', source.read_text(), flags=re.M))
+        assert local <= set(loader.HEADERS), f"{source.name} includes {local - set(loader.HEADERS)}"
+        assert all(source.with_name(name).is_file() for name in local)
+
+
 @pytest.fixture
 def no_compiler(monkeypatch, tmp_path):
     """A fresh, empty build cache and no compiler on PATH; the real state is restored after."""

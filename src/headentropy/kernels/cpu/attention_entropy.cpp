@@ -6,9 +6,12 @@
 //   soft-cap, user mask, causal/window (a row's visible keys are one interval [lo_i, hi_i))
 //   m, l, t, l2, ls updated from S in one vectorised pass that also writes P = e^{s-m}
 //   acc = α·acc + P·V          BLAS, skipped entirely when v is None
-// bf16/fp16 inputs: both products run in MKL's mixed-precision gemms on the input blocks in place
-// (fp32 accumulation; P is rounded to the input precision for P·V, as in SDPA's path); the
-// statistics always come from the fp32 S and P. Without those gemms, blocks are converted to fp32.
+// bf16/fp16 inputs: both products take the input precision with fp32 accumulation, as in SDPA's
+// path: on AMX CPUs oneDNN's brgemm (torch's cpublas::brgemm, what SDPA itself calls) on K and V
+// packed once per call (amx_pack: extra memory the size of k and v), else MKL's mixed-precision
+// gemms on the input blocks in place; without either, blocks are converted to fp32. The exp pass
+// writes P rounded to the input precision for P·V directly (no second pass); the statistics
+// always come from the fp32 S and P.
 // The N×N matrix is never stored: per thread the largest buffer is [bq, bk].
 //
 // Attention dropout (kernels/dropout.py): after the statistics have used P, P ← P⊙Z/(1 − p) on
@@ -27,25 +30,12 @@
 // thread count, each head is split into `stripes` tasks (query blocks s, s + stripes, ...), each
 // with a private dK_h/dV_h slice that is summed afterwards.
 //
-// The vector ISA is chosen by the compiler flags (-march=native in loader.py); the macros below
-// must come before any ATen include so that at::vec picks the matching specialisation.
-#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && \
-    defined(__AVX512DQ__) && defined(__FMA__)
-#define CPU_CAPABILITY AVX512
-#define CPU_CAPABILITY_AVX512
-#elif defined(__AVX2__) && defined(__FMA__)
-#define CPU_CAPABILITY AVX2
-#define CPU_CAPABILITY_AVX2
-#else
-#define CPU_CAPABILITY DEFAULT
-#endif
-
-#include <torch/extension.h>
+// The vector ISA (AVX-512 / AVX2 / scalar) follows the compiler flags (-march=native in loader.py);
+// vec_math.h selects it and must come before any other include.
+#include "vec_math.h"
 
 #include <ATen/Parallel.h>
 #include <ATen/native/CPUBlas.h>
-#include <ATen/cpu/vec/functional.h>
-#include <ATen/cpu/vec/vec.h>
 
 #include <algorithm>
 #include <atomic>
@@ -96,9 +86,7 @@ struct SequentialBlas {
   }
 };
 
-using Vec = at::vec::Vectorized<float>;
-constexpr float kNegInf = -std::numeric_limits<float>::infinity();
-constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+using namespace headentropy_cpu;  // Vec, kNegInf, kNaN, exp_vec, row_max, exp_and_sums, ...
 
 // ---------------------------------------------------------------------------------------------
 // BLAS wrappers in row-major terms. A row-major [m, n] matrix is a column-major [n, m] one, so
@@ -152,121 +140,6 @@ inline void round_row(const float* src, scalar_t* dst, int64_t n) {
     }
   }
   for (; j < n; ++j) dst[j] = static_cast<scalar_t>(src[j]);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Vectorised row helpers.
-
-// exp(x) for x ≤ 0 (and -inf/NaN). AVX-512: Cody–Waite reduction x = n·ln2 + r, degree-6
-// polynomial on |r| ≤ ln2/2 (≈1 ulp), exact 2^n with scalef; results below FLT_MIN flush to 0
-// (avoids slow denormal arithmetic in the sums; e^{-87} is irrelevant next to l ≥ 1). NaN stays
-// NaN (constants are the *first* operand of min/max, which return the second on NaN).
-inline Vec exp_vec(const Vec& x) {
-#if defined(CPU_CAPABILITY_AVX512)
-  const __m512 v = _mm512_min_ps(_mm512_set1_ps(88.3762626647949f), x);
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(v, _mm512_set1_ps(1.44269504088896341f)),
-                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), v);
-  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-  __m512 p = _mm512_set1_ps(1.0f / 720);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-  const __mmask16 tiny = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.0f), _CMP_LT_OQ);
-  return _mm512_maskz_mov_ps(static_cast<__mmask16>(~tiny), _mm512_scalef_ps(p, n));
-#else
-  return x.exp();  // Sleef (AVX2) or scalar std::exp
-#endif
-}
-
-// Row maximum over n floats; NaN if any element is NaN (a NaN score must poison its row).
-inline float row_max(const float* x, int64_t n) {
-  constexpr int64_t W = Vec::size();
-  Vec m0(kNegInf), m1(kNegInf);
-  int64_t j = 0;
-  for (; j + 2 * W <= n; j += 2 * W) {
-    m0 = at::vec::maximum(m0, Vec::loadu(x + j));
-    m1 = at::vec::maximum(m1, Vec::loadu(x + j + W));
-  }
-  for (; j + W <= n; j += W) m0 = at::vec::maximum(m0, Vec::loadu(x + j));
-  if (j < n) m1 = at::vec::maximum(m1, Vec::set(Vec(kNegInf), Vec::loadu(x + j, n - j), n - j));
-  return at::vec::vec_reduce_all<float>(
-      [](Vec& a, Vec& b) { return at::vec::maximum(a, b); }, at::vec::maximum(m0, m1));
-}
-
-struct BlockSums {
-  float l = 0.f;   // Σ e
-  float t = 0.f;   // Σ e·d, d = s - m
-  float l2 = 0.f;  // Σ e²
-};
-
-// e_j = exp(d_j), d_j = x[j]·scale − m (scale = 1 when the scores are already scaled); returns
-// the block sums, always from the fp32 e. kStore: x[j] ← e_j in place. lp (bf16/fp16 inputs): also
-// writes e_j rounded to lowp_t (round to nearest even) to lp[j] in the same pass, the P that the
-// reduced-precision P·V gemm reads; no second pass over the row. Masked keys (x = -inf) give
-// e = 0 and contribute 0 to t: d is clamped to -1e30 first, so never 0·(-inf). kStore = false
-// without lp only reads x (the logits' entropy needs the sums, not the probabilities).
-template <bool kStore = true, typename lowp_t = float>
-inline BlockSums exp_and_sums(float* x, int64_t n, float m, float scale = 1.f,
-                              lowp_t* lp = nullptr) {
-  constexpr int64_t W = Vec::size();
-  constexpr bool kLowp = at::is_reduced_floating_point_v<lowp_t>;
-  const Vec vm(m), vs(scale), floor(-1e30f);
-  Vec l(0.f), t(0.f), l2(0.f);
-  auto step = [&](const Vec& s) {
-    const Vec d = at::vec::clamp_min(at::vec::fmsub(s, vs, vm), floor);
-    const Vec e = exp_vec(d);
-    l = l + e;
-    t = at::vec::fmadd(e, d, t);
-    l2 = at::vec::fmadd(e, e, l2);
-    return e;
-  };
-  int64_t j = 0;
-  if constexpr (kLowp) {  // two vectors per step: one full vector of lowp_t
-    for (; j + 2 * W <= n; j += 2 * W) {
-      const Vec e0 = step(Vec::loadu(x + j));
-      const Vec e1 = step(Vec::loadu(x + j + W));
-      if constexpr (kStore) {
-        e0.store(x + j);
-        e1.store(x + j + W);
-      }
-      at::vec::convert_from_float<lowp_t>(e0, e1).store(lp + j);
-    }
-  }
-  for (; j + W <= n; j += W) {
-    const Vec e = step(Vec::loadu(x + j));
-    if constexpr (kStore) e.store(x + j);
-    if constexpr (kLowp) at::vec::convert_from_float<lowp_t>(e, Vec(0.f)).store(lp + j, W);
-  }
-  if (j < n) {
-    const Vec e = step(Vec::set(Vec(kNegInf), Vec::loadu(x + j, n - j), n - j));
-    if constexpr (kStore) e.store(x + j, n - j);
-    if constexpr (kLowp) at::vec::convert_from_float<lowp_t>(e, Vec(0.f)).store(lp + j, n - j);
-  }
-  auto sum = [](Vec& a, Vec& b) { return a + b; };
-  return {at::vec::vec_reduce_all<float>(sum, l), at::vec::vec_reduce_all<float>(sum, t),
-          at::vec::vec_reduce_all<float>(sum, l2)};
-}
-
-// x ← x · scale
-inline void scale_row(float* x, int64_t n, float scale) {
-  constexpr int64_t W = Vec::size();
-  const Vec vs(scale);
-  int64_t j = 0;
-  for (; j + W <= n; j += W) (Vec::loadu(x + j) * vs).store(x + j);
-  if (j < n) (Vec::loadu(x + j, n - j) * vs).store(x + j, n - j);
-}
-
-// x ← cap · tanh(x / cap)
-inline void softcap_row(float* x, int64_t n, float cap) {
-  constexpr int64_t W = Vec::size();
-  const Vec vcap(cap), vinv(1.0f / cap);
-  int64_t j = 0;
-  for (; j + W <= n; j += W) ((Vec::loadu(x + j) * vinv).tanh() * vcap).store(x + j);
-  if (j < n) ((Vec::loadu(x + j, n - j) * vinv).tanh() * vcap).store(x + j, n - j);
 }
 
 // ---------------------------------------------------------------------------------------------
