@@ -595,8 +595,10 @@ void run_all(const Problem& p, const at::Tensor& q, const at::Tensor& k,
   const int64_t n_heads = p.B * p.Hq;
   const int64_t n_tasks = n_qblocks * n_heads;
   if (n_tasks == 0) return;
-  // Dynamic scheduling, most expensive first: under causal masking the last query blocks see
-  // the most keys, so they are handed out first and the cheap ones fill the gaps at the end.
+  // Dynamic scheduling, head by head and, within a head, most expensive first: under causal
+  // masking the last query blocks see the most keys, so they go first and the cheap ones fill
+  // the gaps at the end; consecutive tasks share their head's K and V (still in L2/L3 for the
+  // next query block, which matters once a head's K/V outgrow L2, e.g. N = 16384).
   std::atomic<int64_t> next{0};
   const int64_t n_threads = std::min<int64_t>(at::get_num_threads(), n_tasks);
   // A row stride below the row length (a broadcast, stride-0 input) is not a BLAS layout.
@@ -611,8 +613,8 @@ void run_all(const Problem& p, const at::Tensor& q, const at::Tensor& k,
     thread_local Workspace ws;
     ws.prepare(p, convert, lowp);
     for (int64_t task = next++; task < n_tasks; task = next++) {
-      const int64_t qblock = n_qblocks - 1 - task / n_heads;
-      const int64_t bh = task % n_heads;
+      const int64_t qblock = n_qblocks - 1 - task % n_qblocks;
+      const int64_t bh = task / n_qblocks;
       run_block<scalar_t>(p, qp, kp, vp, o, bh / p.Hq, bh % p.Hq, qblock * p.bq, ws, lowp,
                           amx ? &pack : nullptr);
     }
