@@ -7,6 +7,7 @@ wrong.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 
 import pytest
@@ -107,6 +108,30 @@ def test_low_precision_inputs_accumulate_in_fp32(dtype, atol):
     torch.testing.assert_close(got.shannon, ref.shannon.float(), rtol=0, atol=1e-4)
 
 
+AMX_CASES = {  # bf16 with key blocks of 64-key multiples: the AMX brgemm path where the CPU has it
+    **FEATURES,
+    "bool-mask": "mask",
+    "dropout": dict(causal=True, dropout_p=0.2, dropout_seed=3),
+}
+
+
+@pytest.mark.parametrize("blocks", [(32, 64), (16, 128), (None, 512)], ids=lambda b: f"blk{b[0]}x{b[1]}")
+@pytest.mark.parametrize("case", list(AMX_CASES))
+def test_bf16_products_match_fp32_on_the_rounded_inputs(case, blocks):
+    """bf16 inputs (GQA, Lq != Lk): S = Q·Kᵀ from the bf16 values (exact products, fp32 sums), statistics from the
+    fp32 P; only out sees P rounded to bf16. Dv = 80 gives a 64 + 16 column split of V."""
+    q, k, v = _inputs(2, 4, 2, 150, 203, 32, Dv=80, dtype=torch.bfloat16)
+    kwargs = AMX_CASES[case]
+    if kwargs == "mask":
+        mask = torch.rand(150, 203, generator=torch.Generator().manual_seed(2)) > 0.3
+        mask[7] = False  # a fully masked row
+        kwargs = dict(attn_mask=mask, causal=True)
+    got = _run_cpu(q, k, v, block_q=blocks[0], block_k=blocks[1], **kwargs)
+    want = he.attention(q.float(), k.float(), v.float(), backend="torch", **kwargs)
+    want = dataclasses.replace(want, out=want.out.to(torch.bfloat16))
+    _assert_results_close(got, want, atol=2e-5, out_atol=3e-2)
+
+
 def test_statistics_only_does_no_pv_and_matches():
     q, k, v = _inputs(2, 6, 3, 300, 300, 64)
     full = _run_cpu(q, k, v, causal=True, window=100)
@@ -205,6 +230,22 @@ def test_build_key_follows_source_and_torch_version(monkeypatch):
     assert loader.build_key(source=b"// another kernel") != key
     monkeypatch.setattr(torch, "__version__", "0.0.0-other")
     assert loader.build_key() != key
+
+
+def test_build_key_follows_the_shared_headers(monkeypatch):
+    """Both kernels include vec_math.h: editing it must rebuild both (a new key for each)."""
+    keys = loader.KERNEL.build_key(), loader.PAGED.build_key()
+    monkeypatch.setattr(loader, "header_bytes", lambda: b"// another vec_math.h")
+    assert loader.KERNEL.build_key() != keys[0] and loader.PAGED.build_key() != keys[1]
+
+
+def test_every_included_local_header_is_hashed():
+    import re
+
+    for source in (loader.KERNEL.source, loader.PAGED.source):
+        local = set(re.findall(r'^#include "([^"]+)"', source.read_text(), flags=re.M))
+        assert local <= set(loader.HEADERS), f"{source.name} includes {local - set(loader.HEADERS)}"
+        assert all(source.with_name(name).is_file() for name in local)
 
 
 @pytest.fixture

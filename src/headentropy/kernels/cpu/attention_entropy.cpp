@@ -6,9 +6,12 @@
 //   soft-cap, user mask, causal/window (a row's visible keys are one interval [lo_i, hi_i))
 //   m, l, t, l2, ls updated from S in one vectorised pass that also writes P = e^{s-m}
 //   acc = α·acc + P·V          BLAS, skipped entirely when v is None
-// bf16/fp16 inputs: both products run in MKL's mixed-precision gemms on the input blocks in place
-// (fp32 accumulation; P is rounded to the input precision for P·V, as in SDPA's path); the
-// statistics always come from the fp32 S and P. Without those gemms, blocks are converted to fp32.
+// bf16/fp16 inputs: both products take the input precision with fp32 accumulation, as in SDPA's
+// path: on AMX CPUs oneDNN's brgemm (torch's cpublas::brgemm, what SDPA itself calls) on K and V
+// packed once per call (amx_pack: extra memory the size of k and v), else MKL's mixed-precision
+// gemms on the input blocks in place; without either, blocks are converted to fp32. The exp pass
+// writes P rounded to the input precision for P·V directly (no second pass); the statistics
+// always come from the fp32 S and P.
 // The N×N matrix is never stored: per thread the largest buffer is [bq, bk].
 //
 // Attention dropout (kernels/dropout.py): after the statistics have used P, P ← P⊙Z/(1 − p) on
@@ -27,30 +30,19 @@
 // thread count, each head is split into `stripes` tasks (query blocks s, s + stripes, ...), each
 // with a private dK_h/dV_h slice that is summed afterwards.
 //
-// The vector ISA is chosen by the compiler flags (-march=native in loader.py); the macros below
-// must come before any ATen include so that at::vec picks the matching specialisation.
-#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && \
-    defined(__AVX512DQ__) && defined(__FMA__)
-#define CPU_CAPABILITY AVX512
-#define CPU_CAPABILITY_AVX512
-#elif defined(__AVX2__) && defined(__FMA__)
-#define CPU_CAPABILITY AVX2
-#define CPU_CAPABILITY_AVX2
-#else
-#define CPU_CAPABILITY DEFAULT
-#endif
-
-#include <torch/extension.h>
+// The vector ISA (AVX-512 / AVX2 / scalar) follows the compiler flags (-march=native in loader.py);
+// vec_math.h selects it and must come before any other include.
+#include "vec_math.h"
 
 #include <ATen/Parallel.h>
-#include <ATen/cpu/vec/functional.h>
-#include <ATen/cpu/vec/vec.h>
+#include <ATen/native/CPUBlas.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <vector>
 
 // Fortran BLAS bundled with (and exported by) libtorch_cpu; column-major.
@@ -71,6 +63,12 @@ extern "C" void gemm_f16f16f32(const char* transa, const char* transb, const int
                                const uint16_t* b, const int* ldb, const float* beta, float* c,
                                const int* ldc) __attribute__((weak));
 
+// oneDNN's batch-reduce gemm as torch exports it (SDPA's own bf16 path on AMX CPUs): JIT kernels
+// for AMX tiles, B in the "VNNI" layout (pairs along the reduction dimension in one 32-bit word).
+#if defined(CPUBLAS_BRGEMM_BF16BF16F32) && defined(CPUBLAS_BRGEMM_F16F16F32)
+#define HEADENTROPY_BRGEMM 1
+#endif
+
 // MKL (torch's usual BLAS) may start its own threads inside a gemm; our tasks already fill every
 // core, so each worker asks for a sequential BLAS. Weak: absent with other BLAS builds.
 extern "C" int MKL_Set_Num_Threads_Local(int) __attribute__((weak));
@@ -88,9 +86,7 @@ struct SequentialBlas {
   }
 };
 
-using Vec = at::vec::Vectorized<float>;
-constexpr float kNegInf = -std::numeric_limits<float>::infinity();
-constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+using namespace headentropy_cpu;  // Vec, kNegInf, kNaN, exp_vec, row_max, exp_and_sums, ...
 
 // ---------------------------------------------------------------------------------------------
 // BLAS wrappers in row-major terms. A row-major [m, n] matrix is a column-major [n, m] one, so
@@ -144,94 +140,6 @@ inline void round_row(const float* src, scalar_t* dst, int64_t n) {
     }
   }
   for (; j < n; ++j) dst[j] = static_cast<scalar_t>(src[j]);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Vectorised row helpers.
-
-// exp(x) for x ≤ 0 (and -inf/NaN). AVX-512: Cody–Waite reduction x = n·ln2 + r, degree-6
-// polynomial on |r| ≤ ln2/2 (≈1 ulp), exact 2^n with scalef; results below FLT_MIN flush to 0
-// (avoids slow denormal arithmetic in the sums; e^{-87} is irrelevant next to l ≥ 1). NaN stays
-// NaN (constants are the *first* operand of min/max, which return the second on NaN).
-inline Vec exp_vec(const Vec& x) {
-#if defined(CPU_CAPABILITY_AVX512)
-  const __m512 v = _mm512_min_ps(_mm512_set1_ps(88.3762626647949f), x);
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(v, _mm512_set1_ps(1.44269504088896341f)),
-                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), v);
-  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-  __m512 p = _mm512_set1_ps(1.0f / 720);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-  const __mmask16 tiny = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.0f), _CMP_LT_OQ);
-  return _mm512_maskz_mov_ps(static_cast<__mmask16>(~tiny), _mm512_scalef_ps(p, n));
-#else
-  return x.exp();  // Sleef (AVX2) or scalar std::exp
-#endif
-}
-
-// Row maximum over n floats; NaN if any element is NaN (a NaN score must poison its row).
-inline float row_max(const float* x, int64_t n) {
-  constexpr int64_t W = Vec::size();
-  Vec m0(kNegInf), m1(kNegInf);
-  int64_t j = 0;
-  for (; j + 2 * W <= n; j += 2 * W) {
-    m0 = at::vec::maximum(m0, Vec::loadu(x + j));
-    m1 = at::vec::maximum(m1, Vec::loadu(x + j + W));
-  }
-  for (; j + W <= n; j += W) m0 = at::vec::maximum(m0, Vec::loadu(x + j));
-  if (j < n) m1 = at::vec::maximum(m1, Vec::set(Vec(kNegInf), Vec::loadu(x + j, n - j), n - j));
-  return at::vec::vec_reduce_all<float>(
-      [](Vec& a, Vec& b) { return at::vec::maximum(a, b); }, at::vec::maximum(m0, m1));
-}
-
-struct BlockSums {
-  float l = 0.f;   // Σ e
-  float t = 0.f;   // Σ e·d, d = s - m
-  float l2 = 0.f;  // Σ e²
-};
-
-// In place (kStore): x[j] ← e_j = exp(x[j] - m); returns the block sums. Masked keys (x = -inf)
-// give e = 0 and contribute 0 to t: d is clamped to -1e30 first, so never 0·(-inf). kStore =
-// false only reads x (the logits' entropy needs the sums, not the probabilities).
-template <bool kStore = true>
-inline BlockSums exp_and_sums(float* x, int64_t n, float m) {
-  constexpr int64_t W = Vec::size();
-  const Vec vm(m), floor(-1e30f);
-  Vec l(0.f), t(0.f), l2(0.f);
-  auto step = [&](const Vec& s) {
-    const Vec d = at::vec::clamp_min(s - vm, floor);
-    const Vec e = exp_vec(d);
-    l = l + e;
-    t = at::vec::fmadd(e, d, t);
-    l2 = at::vec::fmadd(e, e, l2);
-    return e;
-  };
-  int64_t j = 0;
-  for (; j + W <= n; j += W) {
-    const Vec e = step(Vec::loadu(x + j));
-    if constexpr (kStore) e.store(x + j);
-  }
-  if (j < n) {
-    const Vec e = step(Vec::set(Vec(kNegInf), Vec::loadu(x + j, n - j), n - j));
-    if constexpr (kStore) e.store(x + j, n - j);
-  }
-  auto sum = [](Vec& a, Vec& b) { return a + b; };
-  return {at::vec::vec_reduce_all<float>(sum, l), at::vec::vec_reduce_all<float>(sum, t),
-          at::vec::vec_reduce_all<float>(sum, l2)};
-}
-
-// x ← cap · tanh(x / cap)
-inline void softcap_row(float* x, int64_t n, float cap) {
-  constexpr int64_t W = Vec::size();
-  const Vec vcap(cap), vinv(1.0f / cap);
-  int64_t j = 0;
-  for (; j + W <= n; j += W) ((Vec::loadu(x + j) * vinv).tanh() * vcap).store(x + j);
-  if (j < n) ((Vec::loadu(x + j, n - j) * vinv).tanh() * vcap).store(x + j, n - j);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -341,13 +249,21 @@ inline void apply_mask(const Problem& p, float* x, int64_t n, int64_t b, int64_t
 // map to the same L1 sets (the P·V gemm walks down the columns of P).
 inline int64_t score_stride(const Problem& p) { return p.bk + 16; }
 
+// Row stride of the output accumulator: Dv, or Dv rounded up to 16 columns for the AMX gemm
+// (its column chunks are 16 to 64 wide).
+inline int64_t acc_stride(const Problem& p, bool amx) { return amx ? (p.Dv + 15) / 16 * 16 : p.Dv; }
+
+// Row stride (elements) of the bf16/fp16 P tile: an even number of columns (the AMX gemm reads
+// key pairs) plus one cache line.
+inline int64_t lowp_stride(const Problem& p) { return (p.bk + 1) / 2 * 2 + 32; }
+
 // Per-thread scratch. Kept thread-local across calls (it only grows, to well under a MiB for
 // the default blocks): fresh buffers on every call cost page faults and zeroing.
 struct Workspace {
   std::vector<float> q, k, v;      // fp32 copies of the blocks (non-fp32 inputs without lowp gemm)
   std::vector<float> s;            // [bq, ldS] scores, then P in place
-  std::vector<uint16_t> p_lowp;    // [bq, bk] P rounded to bf16/fp16 for the lowp P·V gemm
-  std::vector<float> acc;          // [bq, Dv] un-normalised output
+  std::vector<uint16_t> p_lowp;    // [bq, ldP] P rounded to bf16/fp16 for the lowp P·V gemm
+  std::vector<float> acc;          // [bq, ldA] un-normalised output (acc_stride)
   std::vector<float> m, l, t, l2, ls, bad;  // [bq] row accumulators (docs/design.md §1)
   void prepare(const Problem& p, bool convert, bool lowp) {
     auto grow = [](auto& x, int64_t n) {
@@ -358,9 +274,9 @@ struct Workspace {
       grow(k, p.bk * p.D);
       if (p.has_v) grow(v, p.bk * p.Dv);
     }
-    if (lowp && p.has_v) grow(p_lowp, p.bq * p.bk);
+    if (lowp && p.has_v) grow(p_lowp, p.bq * lowp_stride(p));
     grow(s, p.bq * score_stride(p));
-    if (p.has_v) grow(acc, p.bq * p.Dv);
+    if (p.has_v) grow(acc, p.bq * acc_stride(p, true));
     for (auto* x : {&m, &l, &t, &l2, &ls, &bad}) grow(*x, p.bq);
   }
 };
@@ -384,20 +300,140 @@ inline const float* as_fp32(const scalar_t* src, int64_t row_stride, int64_t row
   }
 }
 
+// K and V of every (batch, KV head) in the B layout of the AMX brgemm, built once per call in a
+// parallel pass (extra memory: the size of k and v; SDPA's bf16 path packs the same way).
+//   Kᵀ: per chunk of 64 keys, [D/2, w, 2] with w = the chunk's keys rounded up to 16 (zeros);
+//       keys j, j+1 of dimension pair i are the 32-bit word K[j, 2i..2i+1] at (i·w + j).
+//   V:  per chunk of 64 value columns (the last rounded up to 16, zeros), [Lk2/2, w, 2]: rows
+//       2k and 2k+1 interleaved, Lk2 = Lk rounded up to even (a zero row).
+// A key block starting at a multiple of 64 is then a slice of both, in place.
+struct AmxPack {
+  std::unique_ptr<uint16_t[]> k, v;
+  int64_t k_head = 0, v_head = 0;  // elements per (batch, KV head)
+  int64_t Lk2 = 0, ldA = 0;        // Lk rounded to even; Dv rounded to 16
+};
+
+inline int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+
+template <typename scalar_t>
+AmxPack amx_pack(const Problem& p, const scalar_t* kp, const scalar_t* vp) {
+  AmxPack pk;
+  const int64_t D = p.D, Lk = p.Lk, n_chunks = (Lk + 63) / 64;
+  pk.k_head = n_chunks * 64 * D;
+  pk.Lk2 = round_up(Lk, 2);
+  pk.ldA = acc_stride(p, true);
+  pk.v_head = p.has_v ? pk.ldA * pk.Lk2 : 0;
+  pk.k.reset(new uint16_t[std::max<int64_t>(1, p.B * p.Hkv * pk.k_head)]);
+  if (p.has_v) pk.v.reset(new uint16_t[std::max<int64_t>(1, p.B * p.Hkv * pk.v_head)]);
+  at::parallel_for(0, p.B * p.Hkv, 1, [&](int64_t h0, int64_t h1) {
+    for (int64_t bh = h0; bh < h1; ++bh) {
+      const int64_t b = bh / p.Hkv, kvh = bh % p.Hkv;
+      const uint16_t* K = reinterpret_cast<const uint16_t*>(kp + b * p.k_sb + kvh * p.k_sh);
+      uint16_t* outk = pk.k.get() + bh * pk.k_head;
+      for (int64_t c = 0; c < n_chunks; ++c) {
+        const int64_t w = std::min<int64_t>(64, round_up(Lk - 64 * c, 16));
+        uint32_t* o = reinterpret_cast<uint32_t*>(outk + c * 64 * D);
+        for (int64_t jj = 0; jj < w; ++jj) {
+          const int64_t j = 64 * c + jj;
+          const uint16_t* row = j < Lk ? K + j * p.k_sl : nullptr;
+          for (int64_t i = 0; i < D / 2; ++i) {
+            uint32_t word = 0;
+            if (row) std::memcpy(&word, row + 2 * i, 4);
+            o[i * w + jj] = word;
+          }
+        }
+      }
+      if (!p.has_v) continue;
+      const uint16_t* V = reinterpret_cast<const uint16_t*>(vp + b * p.v_sb + kvh * p.v_sh);
+      uint16_t* outv = pk.v.get() + bh * pk.v_head;
+      for (int64_t c0 = 0; c0 < pk.ldA; c0 += 64) {
+        const int64_t w = std::min<int64_t>(64, pk.ldA - c0), real = std::min(w, p.Dv - c0);
+        uint16_t* o = outv + c0 * pk.Lk2;
+        for (int64_t k2 = 0; k2 < pk.Lk2 / 2; ++k2) {
+          const uint16_t* r0 = V + 2 * k2 * p.v_sl + c0;
+          const uint16_t* r1 = 2 * k2 + 1 < Lk ? r0 + p.v_sl : nullptr;
+          uint16_t* dst = o + k2 * w * 2;
+          for (int64_t n = 0; n < real; ++n) {
+            dst[2 * n] = r0[n];
+            dst[2 * n + 1] = r1 ? r1[n] : uint16_t{0};
+          }
+          for (int64_t n = real; n < w; ++n) dst[2 * n] = dst[2 * n + 1] = 0;
+        }
+      }
+    }
+  });
+  return pk;
+}
+
 struct Outputs {
   void* out;  // [B, Hq, Lq, Dv] contiguous, scalar_t
   float *shannon, *renyi2, *lse, *sink;  // [B, Hq, Lq] contiguous
 };
 
+// S[bq, ke - ks] = Q·Kᵀ (unscaled) for keys [ks, ke), ks a multiple of 64: one brgemm per
+// packed 64-key chunk. Columns up to the next multiple of 16 are written (S has the room).
+template <typename scalar_t>
+void amx_scores(const Problem& p, const AmxPack& pk, const scalar_t* Q, int64_t b, int64_t kvh,
+                int64_t bq, int64_t ks, int64_t ke, float* S, int64_t ldS) {
+#if defined(HEADENTROPY_BRGEMM)
+  if constexpr (at::is_reduced_floating_point_v<scalar_t>) {
+    const scalar_t* K = reinterpret_cast<const scalar_t*>(pk.k.get() + (b * p.Hkv + kvh) * pk.k_head);
+    for (int64_t c = ks / 64; c * 64 < ke; ++c) {
+      const int64_t w = std::min<int64_t>(64, round_up(p.Lk - 64 * c, 16));  // packed width
+      const int64_t nn = std::min<int64_t>(w, round_up(ke - 64 * c, 16));    // columns needed
+      at::native::cpublas::brgemm(bq, nn, p.D, p.q_sl, w, ldS, false, Q, K + c * 64 * p.D,
+                                  S + (64 * c - ks));
+    }
+    return;
+  }
+#endif
+  TORCH_CHECK(false, "attention_entropy: AMX brgemm unavailable");
+}
+
+// acc[bq, ldA] += P[bq, keys ks..ke)·V[ks..ke), P bf16/fp16 with row stride ldP and zero columns
+// up to the even count; one brgemm per packed 64-column chunk of V.
+template <typename scalar_t>
+void amx_pv(const Problem& p, const AmxPack& pk, const scalar_t* P, int64_t ldP, int64_t b,
+            int64_t kvh, int64_t bq, int64_t ks, int64_t ke, float* acc) {
+#if defined(HEADENTROPY_BRGEMM)
+  if constexpr (at::is_reduced_floating_point_v<scalar_t>) {
+    const scalar_t* V = reinterpret_cast<const scalar_t*>(pk.v.get() + (b * p.Hkv + kvh) * pk.v_head);
+    const int64_t k2 = round_up(ke - ks, 2);
+    for (int64_t c0 = 0; c0 < pk.ldA; c0 += 64) {
+      const int64_t w = std::min<int64_t>(64, pk.ldA - c0);
+      at::native::cpublas::brgemm(bq, w, k2, ldP, w, pk.ldA, true, P, V + c0 * pk.Lk2 + ks * w,
+                                  acc + c0);
+    }
+    return;
+  }
+#endif
+  TORCH_CHECK(false, "attention_entropy: AMX brgemm unavailable");
+}
+
+// Whether this call runs its bf16/fp16 products in the AMX brgemm (torch built with oneDNN's
+// ukernel API and an AMX CPU, as cpublas::could_pack tells), and the layout allows it.
+template <typename scalar_t>
+bool use_amx(const Problem& p, bool lowp) {
+#if defined(HEADENTROPY_BRGEMM)
+  if constexpr (at::is_reduced_floating_point_v<scalar_t>) {
+    return lowp && p.D > 0 && p.D % 2 == 0 && (p.bk % 64 == 0 || p.bk == p.Lk) &&
+           at::native::cpublas::could_pack(c10::CppTypeToScalarType<scalar_t>::value);
+  }
+#endif
+  return false;
+}
+
 // One (batch, query head, query block) task.
-// `lowp`: bf16/fp16 inputs whose products run in MKL's mixed-precision gemms (use_lowp_gemm).
+// `lowp`: bf16/fp16 inputs whose products run in reduced-precision gemms with fp32 results:
+// oneDNN's AMX brgemm on the packed K/V when `amx` is given, else MKL's gemm_*16*16f32.
 template <typename scalar_t>
 void run_block(const Problem& p, const scalar_t* qp, const scalar_t* kp, const scalar_t* vp,
-               const Outputs& o, int64_t b, int64_t h, int64_t qs, Workspace& ws, bool lowp) {
+               const Outputs& o, int64_t b, int64_t h, int64_t qs, Workspace& ws, bool lowp,
+               const AmxPack* amx) {
   const int64_t qe = std::min(qs + p.bq, p.Lq);
   const int64_t bq = qe - qs;
   const int64_t kvh = h / p.G;
-  const int64_t D = p.D, Dv = p.Dv, ldS = score_stride(p);
+  const int64_t D = p.D, Dv = p.Dv, ldS = score_stride(p), ldA = acc_stride(p, amx != nullptr);
 
   const scalar_t* Qraw = qp + b * p.q_sb + h * p.q_sh + qs * p.q_sl;
   int ldq = 0;
@@ -409,16 +445,33 @@ void run_block(const Problem& p, const scalar_t* qp, const scalar_t* kp, const s
 
   std::fill_n(ws.m.begin(), bq, kNegInf);
   for (auto* x : {&ws.l, &ws.t, &ws.l2, &ws.ls, &ws.bad}) std::fill_n(x->begin(), bq, 0.f);
-  if (p.has_v) std::fill_n(ws.acc.begin(), bq * Dv, 0.f);
+  if (p.has_v) std::fill_n(ws.acc.begin(), bq * ldA, 0.f);
 
   int64_t k_lo, k_hi;
   key_span(p, qs, qe, k_lo, k_hi);
+  if (amx) k_lo = k_lo / 64 * 64;  // key blocks start on a packed chunk (the rows mask the rest)
+  // The AMX products are unscaled: `scale` then enters the exp pass (d = s·scale − m), except
+  // where soft-cap or a mask must see the scaled score first (then the row is scaled in place).
+  const bool scale_in_exp = amx && p.softcap == 0.f && p.mask_kind == MaskKind::kNone && p.scale > 0.f;
+  const bool scale_rows = amx && !scale_in_exp;
+  const float sc = scale_in_exp ? p.scale : 1.f;
+
+  // bf16/fp16 P for the reduced-precision P·V gemm, [bq, ldP]: written by the exp pass.
+  const bool lowp_pv = lowp && p.has_v && Dv > 0;
+  const int64_t ldP = lowp_stride(p);
+  scalar_t* Plp = lowp_pv ? reinterpret_cast<scalar_t*>(ws.p_lowp.data()) : nullptr;
 
   for (int64_t ks = k_lo; ks < k_hi; ks += p.bk) {
     const int64_t ke = std::min(ks + p.bk, k_hi);
     const int64_t bk = ke - ks;
+    const int64_t bk2 = (bk + 1) / 2 * 2;  // P columns the lowp gemm may read
     float* S = ws.s.data();  // [bq, bk] with row stride ldS
-    if (D > 0 && lowp) {
+    // The fp32 P is kept (in S) where something besides the statistics reads it: the sink mass,
+    // the non-finite-value mass, dropout (applied before rounding) and the fp32 P·V.
+    const bool keep_f32 = !lowp_pv || p.dropout || bad || p.sinks > ks;
+    if (D > 0 && amx) {
+      amx_scores(p, *amx, Qraw, b, kvh, bq, ks, ke, S, ldS);
+    } else if (D > 0 && lowp) {
       lowp_gemm_abt<scalar_t>(bq, bk, D, p.scale, Qraw, p.q_sl, Kh + ks * p.k_sl, p.k_sl, 0.f, S, ldS);
     } else if (D > 0) {
       int ldk = 0;
@@ -436,28 +489,40 @@ void run_block(const Problem& p, const scalar_t* qp, const scalar_t* kp, const s
       const int64_t c0 = std::clamp(lo - ks, int64_t{0}, bk);
       const int64_t c1 = std::clamp(hi - ks, c0, bk);
       // P must be 0 outside the visible interval (the P·V product covers the whole block).
-      if (p.has_v) {
+      scalar_t* prow = lowp_pv ? Plp + r * ldP : nullptr;
+      if (lowp_pv) {
+        std::fill(prow, prow + c0, scalar_t(0));
+        std::fill(prow + c1, prow + bk2, scalar_t(0));
+      } else if (p.has_v) {
         std::fill(srow, srow + c0, 0.f);
         std::fill(srow + c1, srow + bk, 0.f);
       }
       if (c1 <= c0) continue;
       float* x = srow + c0;
       const int64_t n = c1 - c0;
+      if (scale_rows) scale_row(x, n, p.scale);
       if (p.softcap > 0.f) softcap_row(x, n, p.softcap);
       if (p.mask_kind != MaskKind::kNone) apply_mask(p, x, n, b, h, i, ks + c0);
 
       const float m_old = ws.m[r];
-      const float m_blk = row_max(x, n);
+      const float m_blk = row_max(x, n) * sc;  // sc > 0 keeps the maximum (and NaN, -inf)
       const float m_new = (std::isnan(m_blk) || std::isnan(m_old)) ? kNaN : std::max(m_old, m_blk);
       if (m_new == kNegInf) {  // nothing visible in this row so far
-        if (p.has_v) std::fill(x, x + n, 0.f);
+        if (lowp_pv) std::fill(prow + c0, prow + c1, scalar_t(0));
+        else if (p.has_v) std::fill(x, x + n, 0.f);
         continue;
       }
-      const BlockSums bs = exp_and_sums(x, n, m_new);  // x now holds P
+      // The statistics always come from the fp32 P; the lowp P is rounded from it in the same
+      // pass (after dropout when there is dropout).
+      BlockSums bs;
+      if (!lowp_pv || p.dropout) bs = exp_and_sums(x, n, m_new, sc);  // x now holds P
+      else if (keep_f32) bs = exp_and_sums<true>(x, n, m_new, sc, prow + c0);
+      else bs = exp_and_sums<false>(x, n, m_new, sc, prow + c0);
       float ls_blk = 0.f;
       for (int64_t j = c0; j < std::min(c1, p.sinks - ks); ++j) ls_blk += srow[j];
       // The statistics have seen P; P·V (and the bad-value mass) sees P⊙Z/(1 − p).
       if (p.dropout) dropout_row(x, n, hkey, i, ks + c0, p.drop_thresh, p.drop_scale);
+      if (lowp_pv && p.dropout) round_row(x, prow + c0, n);
 
       // Rescale the old state to the new max (α = 0 while the row was empty).
       const bool was_empty = m_old == kNegInf;
@@ -469,7 +534,7 @@ void run_block(const Problem& p, const scalar_t* qp, const scalar_t* kp, const s
       ws.ls[r] = alpha * ws.ls[r] + ls_blk;
       ws.m[r] = m_new;
       if (p.has_v && alpha != 1.f) {
-        float* a = ws.acc.data() + r * Dv;
+        float* a = ws.acc.data() + r * ldA;
         for (int64_t c = 0; c < Dv; ++c) a[c] *= alpha;
       }
       if (bad) {
@@ -479,12 +544,12 @@ void run_block(const Problem& p, const scalar_t* qp, const scalar_t* kp, const s
       }
     }
 
-    if (p.has_v && Dv > 0 && lowp) {
+    if (lowp_pv && amx) {
+      amx_pv(p, *amx, Plp, ldP, b, kvh, bq, ks, ke, ws.acc.data());
+    } else if (lowp_pv) {
       // P rounded to the input precision, as SDPA's bf16/fp16 path multiplies it with V; the
       // statistics above used the fp32 P.
-      scalar_t* P = reinterpret_cast<scalar_t*>(ws.p_lowp.data());  // [bq, bk]
-      for (int64_t r = 0; r < bq; ++r) round_row(S + r * ldS, P + r * bk, bk);
-      lowp_gemm_ab<scalar_t>(bq, Dv, bk, 1.f, P, bk, Vh + ks * p.v_sl, p.v_sl, 1.f, ws.acc.data(), Dv);
+      lowp_gemm_ab<scalar_t>(bq, Dv, bk, 1.f, Plp, ldP, Vh + ks * p.v_sl, p.v_sl, 1.f, ws.acc.data(), Dv);
     } else if (p.has_v && Dv > 0) {
       int ldv = 0;
       const float* V = as_fp32(Vh + ks * p.v_sl, p.v_sl, bk, Dv, ws.v, ldv);
@@ -509,7 +574,7 @@ void run_block(const Problem& p, const scalar_t* qp, const scalar_t* kp, const s
     o.sink[row0 + r] = empty ? 0.f : ws.ls[r] / l;
     if (p.has_v) {
       scalar_t* out = static_cast<scalar_t*>(o.out) + (row0 + r) * Dv;
-      const float* a = ws.acc.data() + r * Dv;
+      const float* a = ws.acc.data() + r * ldA;
       const bool poisoned = bad && ws.bad[r] > 0.f;
       const float inv = empty ? 0.f : 1.f / l;
       for (int64_t c = 0; c < Dv; ++c) {
@@ -530,23 +595,32 @@ void run_all(const Problem& p, const at::Tensor& q, const at::Tensor& k,
   const int64_t n_heads = p.B * p.Hq;
   const int64_t n_tasks = n_qblocks * n_heads;
   if (n_tasks == 0) return;
-  // Dynamic scheduling, most expensive first: under causal masking the last query blocks see
-  // the most keys, so they are handed out first and the cheap ones fill the gaps at the end.
+  // Dynamic scheduling, head by head and, within a head, most expensive first: under causal
+  // masking the last query blocks see the most keys, so they go first and the cheap ones fill
+  // the gaps at the end; consecutive tasks share their head's K and V (still in L2/L3 for the
+  // next query block, which matters once a head's K/V outgrow L2, e.g. N = 16384).
   std::atomic<int64_t> next{0};
   const int64_t n_threads = std::min<int64_t>(at::get_num_threads(), n_tasks);
   // A row stride below the row length (a broadcast, stride-0 input) is not a BLAS layout.
   const bool lowp = lowp_gemm<scalar_t>() != nullptr && p.q_sl >= p.D && p.k_sl >= p.D &&
                     (!p.has_v || p.v_sl >= p.Dv);
   const bool convert = !std::is_same_v<scalar_t, float> && !lowp;
+  AmxPack pack;
+  const bool amx = use_amx<scalar_t>(p, lowp);
+  if (amx) pack = amx_pack(p, kp, vp);
   at::parallel_for(0, n_threads, 1, [&](int64_t, int64_t) {
     SequentialBlas inner;
     thread_local Workspace ws;
     ws.prepare(p, convert, lowp);
     for (int64_t task = next++; task < n_tasks; task = next++) {
-      const int64_t qblock = n_qblocks - 1 - task / n_heads;
-      const int64_t bh = task % n_heads;
-      run_block<scalar_t>(p, qp, kp, vp, o, bh / p.Hq, bh % p.Hq, qblock * p.bq, ws, lowp);
+      const int64_t qblock = n_qblocks - 1 - task % n_qblocks;
+      const int64_t bh = task / n_qblocks;
+      run_block<scalar_t>(p, qp, kp, vp, o, bh / p.Hq, bh % p.Hq, qblock * p.bq, ws, lowp,
+                          amx ? &pack : nullptr);
     }
+#if defined(HEADENTROPY_BRGEMM)
+    if (amx) at::native::cpublas::brgemm_release();  // this thread's AMX tile state
+#endif
   });
 }
 

@@ -3,7 +3,8 @@
 Each extension (`Extension`: the fused attention kernel `attention_entropy.cpp`, and
 `paged_entropy.cpp`, the statistics kernel that reads vLLM's paged KV cache) is compiled on first
 use with `torch.utils.cpp_extension.load` into `user_cache_dir("headentropy")/<dir>/<key>/`,
-where `<key>` hashes the C++ source, the torch and Python versions, the compiler flags and the
+where `<key>` hashes the C++ source and the headers beside it (`vec_math.h`, shared by both
+kernels: a header change rebuilds both), the torch and Python versions, the compiler flags and the
 CPU's instruction-set flags (the build uses `-march=native`). Later processes import the cached
 shared object directly, without a compiler.
 
@@ -33,11 +34,18 @@ from types import ModuleType
 from ...cache import CACHE_ENV, cache_dir as cache_root  # noqa: F401 -- CACHE_ENV: for tests
 
 SOURCE = Path(__file__).with_name("attention_entropy.cpp")
+# Headers the kernels include (by relative path, from this folder); part of every build key.
+HEADERS = ("vec_math.h",)
 # -march: the vector ISA of the build (AVX-512 / AVX2 / scalar paths in the .cpp follow it).
 # Override with e.g. HEADENTROPY_CPU_ARCH=x86-64-v3 for a cache shared by different machines.
 ARCH_ENV = "HEADENTROPY_CPU_ARCH"
 # -fopenmp at link time records libgomp.so.1, which resolves to the copy torch already loaded.
 LDFLAGS = ("-fopenmp",)
+
+
+def header_bytes() -> bytes:
+    """The shared headers' contents, in HEADERS order (a change must rebuild every kernel)."""
+    return b"\0".join(SOURCE.with_name(name).read_bytes() for name in HEADERS)
 
 
 class KernelUnavailable(RuntimeError):
@@ -83,6 +91,7 @@ class Extension:
         h = hashlib.sha256()
         for part in (
             self.source.read_bytes() if source is None else source,
+            header_bytes(),
             torch.__version__.encode(),
             sys.version.encode(),
             " ".join(cflags() + LDFLAGS).encode(),

@@ -19,22 +19,12 @@
 // sums run in one pass: no online rescaling is needed. Decode rows (one query per request) are the
 // hot case: one task per (request, KV head) with the G query heads as the tile's rows. Small calls
 // run on the calling thread; large ones are spread over ATen's threads by (request, KV head, tile).
-#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && \
-    defined(__AVX512DQ__) && defined(__FMA__)
-#define CPU_CAPABILITY AVX512
-#define CPU_CAPABILITY_AVX512
-#elif defined(__AVX2__) && defined(__FMA__)
-#define CPU_CAPABILITY AVX2
-#define CPU_CAPABILITY_AVX2
-#else
-#define CPU_CAPABILITY DEFAULT
-#endif
-
-#include <torch/extension.h>
+//
+// The ISA selection and the row passes (max, exp and sums, soft-cap) are attention_entropy.cpp's,
+// from vec_math.h, which must come before any other include.
+#include "vec_math.h"
 
 #include <ATen/Parallel.h>
-#include <ATen/cpu/vec/functional.h>
-#include <ATen/cpu/vec/vec.h>
 
 #include <algorithm>
 #include <cmath>
@@ -44,36 +34,11 @@
 
 namespace {
 
-using Vec = at::vec::Vectorized<float>;
+using namespace headentropy_cpu;  // Vec, kNegInf, kNaN, row_max, exp_and_sums, softcap_row
 constexpr int64_t W = Vec::size();
-constexpr float kNegInf = -std::numeric_limits<float>::infinity();
-constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 constexpr int kMaxRows = 6;  // query rows per tile (registers: rows × 2 chunks × 2 parities ≤ 24)
 
 enum Layout : int64_t { kTransposed = 0, kAmx = 1 };
-
-// exp(x) for x ≤ 0 (and -inf/NaN); the same approximation as attention_entropy.cpp's exp_vec so
-// that both kernels agree to the last bits where they see the same scores.
-inline Vec exp_vec(const Vec& x) {
-#if defined(CPU_CAPABILITY_AVX512)
-  const __m512 v = _mm512_min_ps(_mm512_set1_ps(88.3762626647949f), x);
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(v, _mm512_set1_ps(1.44269504088896341f)),
-                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), v);
-  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-  __m512 p = _mm512_set1_ps(1.0f / 720);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-  const __mmask16 tiny = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.0f), _CMP_LT_OQ);
-  return _mm512_maskz_mov_ps(static_cast<__mmask16>(~tiny), _mm512_scalef_ps(p, n));
-#else
-  return x.exp();
-#endif
-}
 
 // W consecutive elements as fp32.
 template <typename T>
@@ -281,44 +246,14 @@ struct Workspace {
 
 // Statistics of one row's visible scores x[0, n) (n ≥ 1); keys x[i] = key k0 + i.
 inline void row_stats(const Problem& p, float* x, int64_t n, int64_t k0, float* o) {
-  if (p.softcap > 0.f) {
-    const Vec cap(p.softcap), inv(1.0f / p.softcap);
-    int64_t j = 0;
-    for (; j + W <= n; j += W) ((Vec::loadu(x + j) * inv).tanh() * cap).store(x + j);
-    if (j < n) ((Vec::loadu(x + j, n - j) * inv).tanh() * cap).store(x + j, n - j);
-  }
-  // max (NaN if any score is NaN)
-  Vec mv(kNegInf);
-  int64_t j = 0;
-  for (; j + W <= n; j += W) mv = at::vec::maximum(mv, Vec::loadu(x + j));
-  if (j < n) mv = at::vec::maximum(mv, Vec::set(Vec(kNegInf), Vec::loadu(x + j, n - j), n - j));
-  const float m = at::vec::vec_reduce_all<float>([](Vec& a, Vec& b) { return at::vec::maximum(a, b); }, mv);
+  if (p.softcap > 0.f) softcap_row(x, n, p.softcap);
+  const float m = row_max(x, n);  // NaN if any score is NaN
   float l = 0.f, t = 0.f, l2 = 0.f, ls = 0.f;
   if (m != kNegInf) {
-    const Vec vm(m), floor(-1e30f);
-    Vec vl(0.f), vt(0.f), vl2(0.f);
-    auto step = [&](const Vec& s) {
-      const Vec d = at::vec::clamp_min(s - vm, floor);
-      const Vec e = exp_vec(d);
-      vl = vl + e;
-      vt = at::vec::fmadd(e, d, vt);
-      vl2 = at::vec::fmadd(e, e, vl2);
-      return e;
-    };
-    const int64_t ns = std::clamp<int64_t>(p.sinks - k0, 0, n);  // sink keys among the visible
-    j = 0;
-    for (; j + W <= n; j += W) {
-      const Vec e = step(Vec::loadu(x + j));
-      if (j < ns) e.store(x + j);
-    }
-    if (j < n) {
-      const Vec e = step(Vec::set(Vec(kNegInf), Vec::loadu(x + j, n - j), n - j));
-      if (j < ns) e.store(x + j, n - j);
-    }
-    auto sum = [](Vec& a, Vec& b) { return a + b; };
-    l = at::vec::vec_reduce_all<float>(sum, vl);
-    t = at::vec::vec_reduce_all<float>(sum, vt);
-    l2 = at::vec::vec_reduce_all<float>(sum, vl2);
+    // The probabilities themselves are only read back for the sink keys among the visible.
+    const int64_t ns = std::clamp<int64_t>(p.sinks - k0, 0, n);
+    const BlockSums s = ns > 0 ? exp_and_sums<true>(x, n, m) : exp_and_sums<false>(x, n, m);
+    l = s.l, t = s.t, l2 = s.l2;
     for (int64_t i = 0; i < ns; ++i) ls += x[i];
   }
   if (std::isnan(m)) l = t = l2 = kNaN;

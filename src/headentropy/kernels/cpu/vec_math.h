@@ -1,0 +1,171 @@
+// Vector helpers shared by the CPU kernels (attention_entropy.cpp, paged_entropy.cpp): the ISA
+// selection, exp for x ≤ 0, and the row passes behind the entropy statistics (max; exp with the
+// sums Σe, Σe·d, Σe²; soft-cap; scale). Both kernels include this file first, so that they agree
+// to the last bit where they see the same scores. loader.py hashes it into every build key.
+//
+// The vector ISA is chosen by the compiler flags (-march=native in loader.py); the macros below
+// must come before any ATen include so that at::vec picks the matching specialisation.
+#pragma once
+
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && \
+    defined(__AVX512DQ__) && defined(__FMA__)
+#define CPU_CAPABILITY AVX512
+#define CPU_CAPABILITY_AVX512
+#elif defined(__AVX2__) && defined(__FMA__)
+#define CPU_CAPABILITY AVX2
+#define CPU_CAPABILITY_AVX2
+#else
+#define CPU_CAPABILITY DEFAULT
+#endif
+
+#include <torch/extension.h>
+
+#include <ATen/cpu/vec/functional.h>
+#include <ATen/cpu/vec/vec.h>
+
+#include <cstdint>
+#include <limits>
+
+namespace headentropy_cpu {
+
+using Vec = at::vec::Vectorized<float>;
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+
+// exp(x) for x ≤ 0 (and -inf/NaN): Cody–Waite reduction x = n·ln2 + r (ln2 split in two, the
+// high part exact in 9 bits), degree-6 Taylor polynomial on |r| ≤ ln2/2 (≈1 ulp), exact 2^n.
+// Results below FLT_MIN flush to 0 (x < -87: avoids slow denormal arithmetic in the sums; e^{-87}
+// is irrelevant next to l ≥ 1). NaN stays NaN (constants are the *first* operand of min/max,
+// which return the second on NaN). AVX-512 and AVX2 compute the same values; without either,
+// at::vec's exp (std::exp per element).
+inline Vec exp_vec(const Vec& x) {
+#if defined(CPU_CAPABILITY_AVX512)
+  const __m512 v = _mm512_min_ps(_mm512_set1_ps(88.3762626647949f), x);
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(v, _mm512_set1_ps(1.44269504088896341f)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), v);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+  __m512 p = _mm512_set1_ps(1.0f / 720);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  const __mmask16 tiny = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.0f), _CMP_LT_OQ);
+  return _mm512_maskz_mov_ps(static_cast<__mmask16>(~tiny), _mm512_scalef_ps(p, n));
+#elif defined(CPU_CAPABILITY_AVX2)
+  // The same steps; 2^n is built in the exponent field (n ≥ -127 for x ≥ -88; those below -87
+  // are flushed anyway, and n ≤ 128 only where x > 0, outside the domain).
+  const __m256 v = _mm256_min_ps(_mm256_set1_ps(88.3762626647949f), x);
+  const __m256 n = _mm256_round_ps(_mm256_mul_ps(v, _mm256_set1_ps(1.44269504088896341f)),
+                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), v);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+  __m256 p = _mm256_set1_ps(1.0f / 720);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+  // 2^n for n in [-126, 127]: (n + 127) << 23; clamped so that no lane wraps (the -87 flush
+  // and the NaN blend below fix those lanes).
+  const __m256 nc = _mm256_max_ps(_mm256_set1_ps(-126.0f), _mm256_min_ps(_mm256_set1_ps(127.0f), n));
+  const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(nc), _mm256_set1_epi32(127)), 23);
+  __m256 y = _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+  y = _mm256_andnot_ps(_mm256_cmp_ps(x, _mm256_set1_ps(-87.0f), _CMP_LT_OQ), y);  // flush
+  return _mm256_blendv_ps(y, x, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));  // NaN in, NaN out
+#else
+  return x.exp();
+#endif
+}
+
+// Row maximum over n floats; NaN if any element is NaN (a NaN score must poison its row).
+inline float row_max(const float* x, int64_t n) {
+  constexpr int64_t W = Vec::size();
+  Vec m0(kNegInf), m1(kNegInf);
+  int64_t j = 0;
+  for (; j + 2 * W <= n; j += 2 * W) {
+    m0 = at::vec::maximum(m0, Vec::loadu(x + j));
+    m1 = at::vec::maximum(m1, Vec::loadu(x + j + W));
+  }
+  for (; j + W <= n; j += W) m0 = at::vec::maximum(m0, Vec::loadu(x + j));
+  if (j < n) m1 = at::vec::maximum(m1, Vec::set(Vec(kNegInf), Vec::loadu(x + j, n - j), n - j));
+  return at::vec::vec_reduce_all<float>(
+      [](Vec& a, Vec& b) { return at::vec::maximum(a, b); }, at::vec::maximum(m0, m1));
+}
+
+struct BlockSums {
+  float l = 0.f;   // Σ e
+  float t = 0.f;   // Σ e·d, d = s - m
+  float l2 = 0.f;  // Σ e²
+};
+
+// e_j = exp(d_j), d_j = x[j]·scale − m (scale = 1 when the scores are already scaled); returns
+// the block sums, always from the fp32 e. kStore: x[j] ← e_j in place. lp (bf16/fp16 inputs): also
+// writes e_j rounded to lowp_t (round to nearest even) to lp[j] in the same pass, the P that the
+// reduced-precision P·V gemm reads; no second pass over the row. Masked keys (x = -inf) give
+// e = 0 and contribute 0 to t: d is clamped to -1e30 first, so never 0·(-inf). kStore = false
+// without lp only reads x (the logits' entropy needs the sums, not the probabilities).
+template <bool kStore = true, typename lowp_t = float>
+inline BlockSums exp_and_sums(float* x, int64_t n, float m, float scale = 1.f,
+                              lowp_t* lp = nullptr) {
+  constexpr int64_t W = Vec::size();
+  constexpr bool kLowp = at::is_reduced_floating_point_v<lowp_t>;
+  const Vec vm(m), vs(scale), floor(-1e30f);
+  Vec l(0.f), t(0.f), l2(0.f);
+  auto step = [&](const Vec& s) {
+    const Vec d = at::vec::clamp_min(at::vec::fmsub(s, vs, vm), floor);
+    const Vec e = exp_vec(d);
+    l = l + e;
+    t = at::vec::fmadd(e, d, t);
+    l2 = at::vec::fmadd(e, e, l2);
+    return e;
+  };
+  int64_t j = 0;
+  if constexpr (kLowp) {  // two vectors per step: one full vector of lowp_t
+    for (; j + 2 * W <= n; j += 2 * W) {
+      const Vec e0 = step(Vec::loadu(x + j));
+      const Vec e1 = step(Vec::loadu(x + j + W));
+      if constexpr (kStore) {
+        e0.store(x + j);
+        e1.store(x + j + W);
+      }
+      at::vec::convert_from_float<lowp_t>(e0, e1).store(lp + j);
+    }
+  }
+  for (; j + W <= n; j += W) {
+    const Vec e = step(Vec::loadu(x + j));
+    if constexpr (kStore) e.store(x + j);
+    if constexpr (kLowp) at::vec::convert_from_float<lowp_t>(e, Vec(0.f)).store(lp + j, W);
+  }
+  if (j < n) {
+    const Vec e = step(Vec::set(Vec(kNegInf), Vec::loadu(x + j, n - j), n - j));
+    if constexpr (kStore) e.store(x + j, n - j);
+    if constexpr (kLowp) at::vec::convert_from_float<lowp_t>(e, Vec(0.f)).store(lp + j, n - j);
+  }
+  auto sum = [](Vec& a, Vec& b) { return a + b; };
+  return {at::vec::vec_reduce_all<float>(sum, l), at::vec::vec_reduce_all<float>(sum, t),
+          at::vec::vec_reduce_all<float>(sum, l2)};
+}
+
+// x ← x · scale
+inline void scale_row(float* x, int64_t n, float scale) {
+  constexpr int64_t W = Vec::size();
+  const Vec vs(scale);
+  int64_t j = 0;
+  for (; j + W <= n; j += W) (Vec::loadu(x + j) * vs).store(x + j);
+  if (j < n) (Vec::loadu(x + j, n - j) * vs).store(x + j, n - j);
+}
+
+// x ← cap · tanh(x / cap)
+inline void softcap_row(float* x, int64_t n, float cap) {
+  constexpr int64_t W = Vec::size();
+  const Vec vcap(cap), vinv(1.0f / cap);
+  int64_t j = 0;
+  for (; j + W <= n; j += W) ((Vec::loadu(x + j) * vinv).tanh() * vcap).store(x + j);
+  if (j < n) ((Vec::loadu(x + j, n - j) * vinv).tanh() * vcap).store(x + j, n - j);
+}
+
+}  // namespace headentropy_cpu
