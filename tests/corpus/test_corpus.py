@@ -4,7 +4,6 @@ result, bad records are counted by number, bad corpora are one-line errors."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import time
