@@ -120,6 +120,11 @@ def folds(n: int, groups: list[str] | None, k: int = 5, seed: int = 0) -> list[t
     return [perm[i::k] for i in range(k)]
 
 
+def train_groups(groups: list[str] | None, train: torch.Tensor) -> list[str] | None:
+    """The groups of the rows `train` (a `[n]` bool mask) keeps, in order; None stays None."""
+    return None if groups is None else [g for g, t in zip(groups, train.tolist()) if t]
+
+
 def choose_C(x: torch.Tensor, y: torch.Tensor, groups: list[str] | None, grid: tuple[float, ...] = C_GRID,
              top_k: int | None = None, always: torch.Tensor | None = None, selection: str = "auroc",
              offset: Callable[[torch.Tensor], torch.Tensor] | None = None) -> tuple[float, dict[float, float]]:
@@ -127,21 +132,18 @@ def choose_C(x: torch.Tensor, y: torch.Tensor, groups: list[str] | None, grid: t
 
     `offset(train_mask) -> [n]`: the fixed log-odds of every row from a base model fitted on the
     fold's training rows only (a residual correction is judged on top of it)."""
-    held_out = folds(len(y), groups)
-    offsets = {}
+    # per fold, independent of C: (held-out rows, training mask, its groups, the base log-odds or None)
+    fold_parts = []
+    for test in folds(len(y), groups):
+        train = torch.ones(len(y), dtype=torch.bool)
+        train[test] = False
+        if y[train].min() == y[train].max():  # one class only: nothing to learn from
+            continue
+        fold_parts.append((test, train, train_groups(groups, train), None if offset is None else offset(train)))
     losses = {}
     for C in grid:
         pooled_p, pooled_y = [], []
-        for test in held_out:
-            train = torch.ones(len(y), dtype=torch.bool)
-            train[test] = False
-            if y[train].min() == y[train].max():  # one class only: nothing to learn from
-                continue
-            tg = [g for g, t in zip(groups, train.tolist()) if t] if groups is not None else None
-            off = None
-            if offset is not None:
-                key = tuple(test.tolist())
-                off = offsets[key] if key in offsets else offsets.setdefault(key, offset(train))
+        for test, train, tg, off in fold_parts:
             w, b = fit_selected(x[train], y[train], C, top_k, always, tg, selection,
                                 None if off is None else off[train])
             pooled_p.append(torch.sigmoid(x[test] @ w + b + (0 if off is None else off[test])))

@@ -47,7 +47,8 @@ import torch
 from ..trace import EntropyTrace
 from .features import (AGGREGATIONS, HEAD_GROUPS, LOGIT_FEATURES, SUMMARY_FEATURES, aggregate_features,
                        aggregated_names, answer_features, feature_names)
-from .logistic import C_GRID, SELECTIONS, choose_C, fit_logistic, fit_selected, folds, select_columns
+from .logistic import (C_GRID, SELECTIONS, choose_C, fit_logistic, fit_selected, folds, select_columns,
+                       train_groups)
 
 FORMAT = "headentropy.ConfidenceScorer/1"  # files of per-head scorers (readable by every version)
 FORMAT_2 = "headentropy.ConfidenceScorer/2"  # files with aggregation / top_k / stack (older readers refuse them)
@@ -230,8 +231,7 @@ class ConfidenceScorer:
             w, b = fit_logistic(zl[train], y[train], C_l)
             return zl @ w + b
 
-        sub = [g for g in groups] if groups is not None else None
-        C_a, loss_a = choose_C(za, y, sub, RESIDUAL_C_GRID, self.top_k, None, self.selection, offset=base)
+        C_a, loss_a = choose_C(za, y, groups, RESIDUAL_C_GRID, self.top_k, None, self.selection, offset=base)
         w_a, b_a = fit_selected(za, y, C_a, self.top_k, None, groups, self.selection, offset=zl @ w_l + b_l)
         self.weight = torch.zeros(z.shape[1], dtype=torch.float64)
         self.weight[is_logit], self.weight[att] = w_l, w_a
@@ -263,8 +263,8 @@ class ConfidenceScorer:
             train = torch.ones(len(y), dtype=torch.bool)
             train[test] = False
             for j, (name, cols) in enumerate(parts.items()):
-                tg = [g for g, t in zip(groups, train.tolist()) if t] if groups is not None else None
-                w, b = fit_selected(z[train][:, cols], y[train], Cs[name], ks[name], None, tg, self.selection)
+                w, b = fit_selected(z[train][:, cols], y[train], Cs[name], ks[name], None,
+                                    train_groups(groups, train), self.selection)
                 oof[test, j] = z[test][:, cols] @ w + b
         a, a0 = fit_logistic(oof, y, META_C)
         self.weight = torch.zeros(z.shape[1], dtype=torch.float64)
