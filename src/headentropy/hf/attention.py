@@ -40,7 +40,7 @@ import torch
 from ..capture import owner_of
 from ..kernels import dispatch
 from ..kernels.visibility import (combine_position_bias, n_keys_from_mask, n_keys_structural,
-                                  sink_mass_at)
+                                  sink_mass_at, sink_slots)
 
 NAME = "headentropy"
 SINK_TOKENS = 4  # the sink mass is the probability on the first SINK_TOKENS keys of the sequence
@@ -124,11 +124,15 @@ def headentropy_attention_forward(
             first_key = capture.per_step(("first_key", q_len, k_len), lambda: capture.first_key(q_len, k_len))  # [B] or None
             sink = result.sink_mass
             if first_key is not None:
+                def slots():
+                    return sink_slots(first_key.to(query.device), mask, q_len, k_len, SINK_TOKENS)
+                # Layers share HF's bool mask; an additive mask may carry a per-layer position bias.
+                shared = mask is None or mask.dtype == torch.bool
+                sinks = capture.per_step(("sink_slots", id(mask), q_len, k_len), slots) if shared else slots()
                 # Without a tap that keeps the graph, nothing is saved for backward here, so a
                 # checkpointed layer re-run (which records nothing) saves the same tensors.
                 with torch.set_grad_enabled(torch.is_grad_enabled() and capture.keeps_graph):
-                    sink = sink_mass_at(query, key, result.lse, mask, first_key.to(query.device), SINK_TOKENS,
-                                        float(scale), softcap)
+                    sink = sink_mass_at(query, key, result.lse, sinks, float(scale), softcap)
             stats = {"shannon": result.shannon, "renyi2": result.renyi2, "sink_mass": sink}  # [B, Hq, Lq]
             capture.record(module, stats, n_keys)
 

@@ -238,10 +238,9 @@ def build_problem(
         if attn_mask.device != q.device:
             raise ValueError(f"attn_mask is on {attn_mask.device} but q is on {q.device}")
         target = (B, Hq, Lq, Lk)
-        try:
-            ok = attn_mask.dim() <= 4 and torch.broadcast_shapes(attn_mask.shape, target) == target
-        except RuntimeError:
-            ok = False
+        # Right-aligned, each size 1 or the target's (torch.broadcast_shapes costs ~0.2 ms a call).
+        shape = tuple(attn_mask.shape)
+        ok = len(shape) <= 4 and all(m in (1, t) for m, t in zip(shape[::-1], target[::-1]))
         if not ok:
             raise ValueError(
                 f"attn_mask of shape {tuple(attn_mask.shape)} does not broadcast to "

@@ -9,6 +9,8 @@ additive masks with -inf (or the dtype's most negative value) for "not attended"
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
 
@@ -74,39 +76,65 @@ def first_key_slots(first_real: torch.Tensor, total_positions: int, k_len: int) 
     return first_real - kv_offset
 
 
+@dataclass(frozen=True)
+class SinkSlots:
+    """Where each row's sink keys sit in the cache and which of them it sees (`sink_slots`).
+
+    One per step and mask: every layer of a step shares it, so only the scores are per layer.
+    """
+
+    idx: torch.Tensor  # [B, S] key slots, clamped into the cache
+    visible: torch.Tensor  # [B, 1|Hq, Lq, S] bool: in the cache and allowed by the mask
+    bias: torch.Tensor | None  # [B, 1|Hq, Lq, S] fp32 additive mask at those slots, or None
+
+
+def sink_slots(
+    first_key: torch.Tensor,  # [B] key slot of each row's first real token (may be < 0)
+    mask: torch.Tensor | None,  # [B|1, 1|Hq, Lq, Lk] bool or additive, or None
+    q_len: int,
+    k_len: int,
+    sink_tokens: int,
+) -> SinkSlots:
+    """The `sink_tokens` key slots from `first_key` on; slots outside the cache are not visible."""
+    B = first_key.shape[0]
+    slots = first_key[:, None] + torch.arange(sink_tokens, device=first_key.device)  # [B, S]
+    in_cache = (slots >= 0) & (slots < k_len)  # [B, S]; keys that slid out of the window are gone
+    idx = slots.clamp(0, max(k_len - 1, 0))
+    visible = in_cache[:, None, None, :]  # [B, 1, 1, S]
+    bias = None
+    if mask is not None:
+        m = mask.expand(B, mask.shape[1], q_len, k_len)
+        m = torch.gather(m, 3, idx[:, None, None, :].expand(B, m.shape[1], q_len, sink_tokens))  # [B, 1|Hq, Lq, S]
+        visible = visible & visible_from_mask(m)
+        if m.dtype != torch.bool:
+            bias = m.float()
+    return SinkSlots(idx, visible, bias)
+
+
 def sink_mass_at(
     query: torch.Tensor,  # [B, Hq, Lq, D]
     key: torch.Tensor,  # [B, Hkv, Lk, D]
     lse: torch.Tensor,  # [B, Hq, Lq] fp32, log-sum-exp of each row's scores
-    mask: torch.Tensor | None,  # [B|1, 1|Hq, Lq, Lk] bool or additive, or None
-    first_key: torch.Tensor,  # [B] key slot of each row's first real token (may be < 0)
-    sink_tokens: int,
+    sinks: SinkSlots,
     scale: float,
     softcap: float | None,
 ) -> torch.Tensor:
-    """Σ p_j over the `sink_tokens` keys from slot `first_key` on, from their scores and the lse.
+    """Σ p_j over the sink keys `sinks` names, from their scores and the lse.
 
     `[B, Hq, Lq]`. For rows whose first real token is not key slot 0 (left padding, a sliding
     cache); slots outside the cache count 0. Differentiable (a loss may use the sink mass).
     """
     B, Hq, Lq, D = query.shape
-    Hkv, Lk = key.shape[1], key.shape[2]
-    slots = first_key[:, None] + torch.arange(sink_tokens, device=key.device)  # [B, S]
-    in_cache = (slots >= 0) & (slots < Lk)  # [B, S]; keys that slid out of the window are gone
-    idx = slots.clamp(0, max(Lk - 1, 0))
-    k_sink = torch.gather(key, 2, idx[:, None, :, None].expand(B, Hkv, sink_tokens, D))  # [B, Hkv, S, D]
+    Hkv = key.shape[1]
+    S = sinks.idx.shape[1]
+    k_sink = torch.gather(key, 2, sinks.idx[:, None, :, None].expand(B, Hkv, S, D))  # [B, Hkv, S, D]
     q = query.reshape(B, Hkv, Hq // Hkv, Lq, D)  # GQA: query head h reads KV head h // group
     s = torch.matmul(q.float(), k_sink.float()[:, :, None].transpose(-1, -2)) * scale  # [B, Hkv, G, Lq, S]
-    s = s.reshape(B, Hq, Lq, sink_tokens)
+    s = s.reshape(B, Hq, Lq, S)
     if softcap is not None:
         s = softcap * torch.tanh(s / softcap)
-    visible = in_cache[:, None, None, :]  # [B, 1, 1, S]
-    if mask is not None:
-        m = mask.expand(B, mask.shape[1], Lq, Lk)
-        m = torch.gather(m, 3, idx[:, None, None, :].expand(B, m.shape[1], Lq, sink_tokens))  # [B, 1|Hq, Lq, S]
-        visible = visible & visible_from_mask(m)
-        if m.dtype != torch.bool:
-            s = s + m.float()
+    if sinks.bias is not None:
+        s = s + sinks.bias
     p = torch.exp(s - lse[..., None])  # [B, Hq, Lq, S]
-    p = torch.where(visible & torch.isfinite(lse)[..., None], p, torch.zeros_like(p))
+    p = torch.where(sinks.visible & torch.isfinite(lse)[..., None], p, torch.zeros_like(p))
     return p.sum(-1)
