@@ -32,18 +32,10 @@ def bench(positions: int, reps: int) -> dict[str, float]:
     head = torch.randn(VOCAB, HIDDEN, generator=gen) / HIDDEN**0.5
     logits = hidden @ head.T * 4  # [1, N, V]: peaked rows, like a trained model's
     ids = torch.randint(0, VOCAB, (1, positions), generator=gen)
-    kernel = loader.load()
-    path = {"kernel": kernel, "torch": None}
-    real_loaded = loader.KERNEL.loaded
+    path = {"kernel": loader.load(), "torch": None}
 
     def stats(name: str):
-        def run() -> None:
-            loader.KERNEL.loaded = lambda: path[name]  # which path _lse_entropy takes
-            try:
-                logit_stats.token_logit_stats(logits, ids, positions, None)
-            finally:
-                loader.KERNEL.loaded = real_loaded
-        return run
+        return lambda: logit_stats.token_logit_stats(logits, ids, positions, None, kernel=path[name])
 
     candidates = {"lm_head": lambda: hidden @ head.T, "torch": stats("torch"), "kernel": stats("kernel")}
     return medians(interleaved(candidates, reps))

@@ -10,6 +10,7 @@ previous step's logits.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import ModuleType
 
 import torch
 
@@ -30,13 +31,11 @@ class LogitCarry:
     entropy: torch.Tensor  # [B] nats
 
 
-def _lse_entropy(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def lse_entropy(logits: torch.Tensor, kernel: ModuleType | None) -> tuple[torch.Tensor, torch.Tensor]:
     """log-sum-exp and Shannon entropy (nats) of softmax(logits) over the last axis ([..., V] fp32).
 
-    The fused CPU kernel's one-row-at-a-time pass when this process has loaded it (the `cpu`
-    backend ran), else torch.
+    With `kernel` (the fused CPU extension) its one-row-at-a-time pass for CPU fp32 logits, else torch.
     """
-    kernel = KERNEL.loaded()
     if kernel is not None and logits.device.type == "cpu" and logits.dtype == torch.float32:
         rows = logits.reshape(-1, logits.shape[-1]).contiguous()  # a view when already contiguous
         lse, h = kernel.logit_entropy(rows)
@@ -52,13 +51,18 @@ def _lse_entropy(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 @torch.no_grad()
 def token_logit_stats(
-    logits: torch.Tensor, input_ids: torch.Tensor | None, q_len: int, carry: LogitCarry | None
+    logits: torch.Tensor, input_ids: torch.Tensor | None, q_len: int, carry: LogitCarry | None,
+    kernel: ModuleType | None | str = "auto",
 ) -> tuple[dict[str, torch.Tensor], LogitCarry]:
     """`{"token_logprob", "predictive_entropy"}` `[B, q_len]` (NaN where unknown) and the new carry.
 
     logits `[B, K, V]`: the logits of the step's last K positions (K = q_len, or fewer when the
     model was asked for `logits_to_keep`); input_ids `[B, q_len]` or None (embeddings given).
+    `kernel`: the fused CPU extension or None (torch); "auto" takes it when this process has
+    already loaded it (the `cpu` backend ran), never building it here.
     """
+    if kernel == "auto":
+        kernel = KERNEL.loaded()
     B, K, V = logits.shape
     device = logits.device
     logprob = torch.full((B, q_len), float("nan"), dtype=torch.float32, device=device)
@@ -74,11 +78,11 @@ def token_logit_stats(
     for a in range(0, K - 1, _CHUNK):
         b = min(a + _CHUNK, K - 1)
         x = logits[:, a:b].float()  # [B, c, V]
-        lse, h = _lse_entropy(x)
+        lse, h = lse_entropy(x, kernel)
         entropy[:, first + a + 1 : first + b + 1] = h
         if ids is not None:
             target = ids[:, first + a + 1 : first + b + 1]  # [B, c]
             logprob[:, first + a + 1 : first + b + 1] = x.gather(2, target[..., None])[..., 0] - lse
     last = logits[:, -1].to(torch.float32, copy=True)  # [B, V]; a copy: a view would keep all logits alive
-    lse, h = _lse_entropy(last)
+    lse, h = lse_entropy(last, kernel)
     return {"token_logprob": logprob, "predictive_entropy": entropy}, LogitCarry(last, lse, h)

@@ -25,19 +25,14 @@ from collections import OrderedDict
 
 import torch
 
+from ..capture.logits import lse_entropy
+from ..kernels.cpu.loader import KERNEL
 from .collector import COLLECTOR, MAX_REQUESTS, STRICT
 
 logger = logging.getLogger("vllm.headentropy")
 
 # engine request id -> [(logprob, entropy nats), ...] per sample, in sample order
 RECORDS: OrderedDict[str, list[tuple[float, float]]] = OrderedDict()
-
-
-def _lse_entropy(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    lse = torch.logsumexp(x, dim=-1)
-    p = torch.exp(x - lse[:, None])
-    px = torch.where(p > 0, p * x, torch.zeros((), dtype=x.dtype))
-    return lse, lse - px.sum(dim=-1)
 
 
 def before_sample(runner, logits: torch.Tensor | None):
@@ -54,7 +49,7 @@ def before_sample(runner, logits: torch.Tensor | None):
         return None
     index = torch.tensor(rows, dtype=torch.long, device=logits.device)
     x = logits.index_select(0, index).to(torch.float32)  # a copy: the sampler edits logits in place
-    lse, entropy = _lse_entropy(x)
+    lse, entropy = lse_entropy(x, KERNEL.loaded())  # the fused row pass when this worker loaded it
     return [req_ids[i] for i in rows], index, x, lse, entropy
 
 
