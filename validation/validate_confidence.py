@@ -1,6 +1,6 @@
 """Calibrate the shipped SmolLM2 confidence scorer and write HALLUCINATION.md (issue 14).
 
-    .venv/bin/python validation/validate_confidence.py [--held-out art,animals] [--skip-gates]
+    .venv/bin/python validation/validate_confidence.py [--held-out mythology,food,sports] [--skip-gates]
     .venv/bin/python validation/validate_confidence.py --generate-only   # answer what the cache lacks, accuracies only
     .venv/bin/python validation/validate_confidence.py --select-only     # the selection table, training domains only
 
@@ -145,26 +145,30 @@ def selection_section(train: GenerationSet, sel: E.Selection) -> list[str]:
     lp = E.baseline_scores(train)["mean_logprob"]
     lp_per = E.per_domain_auroc(lp, y, train.domains)
     out = ["## Model selection for unseen domains (training domains only)\n",
-           "The per-head design fell below the token log-probability on the first held-out domain (`numbers`), "
-           "which has since joined the training domains. The candidate designs below were written down "
-           "(`headentropy.confidence.evaluate.CANDIDATES`, with the reasons there) before any of them was run on "
-           f"these {len(doms)} training domains and before any scorer was run on the fresh held-out domains, and "
-           f"compared by leave-one-domain-out on the {len(doms)} training domains only ({', '.join(doms)}): each "
-           f"domain is scored by a scorer fitted on the other {len(doms) - 1}, with everything the fit chooses (C by "
-           f"leave-one-domain-out log loss among those {len(doms) - 1}, the top-k heads, the stack's meta-learner, "
-           f"the residual correction's C) chosen without it. Rule: {E.SELECTION_RULE}. The held-out domains played "
-           "no part in this table or the choice.\n",
+           "The per-head design fell below the token log-probability on the first held-out domain (`numbers`); the "
+           "second round's choice (*domain-centred residual: logits + per-layer correction*) fell below it on "
+           "`animals`. Those domains and `art` have since joined the training domains. The candidate designs below "
+           "(`headentropy.confidence.evaluate.CANDIDATES`, with the reasons there; the third round added the "
+           "whole-model-means designs) and the rule were written down and committed before this comparison was run "
+           f"on these {len(doms)} training domains and before any scorer was run on the fresh held-out domains. "
+           f"Each is compared by leave-one-domain-out on the {len(doms)} training domains only ({', '.join(doms)}): "
+           f"each domain is scored by a scorer fitted on the other {len(doms) - 1}, with everything the fit chooses "
+           f"(C by leave-one-domain-out log loss among those {len(doms) - 1}, the top-k heads, the stack's "
+           f"meta-learner, the residual correction's C) chosen without it. Rule: {E.SELECTION_RULE}. The held-out "
+           "domains played no part in this table or the choice.\n",
            "| candidate | features | " + " | ".join(doms) + " | mean of domains | domains above log-prob | "
-           "pooled AUROC [95% CI] |",
-           "|---|---|" + "---|" * len(doms) + "---|---|---|"]
+           "criterion (mean margin - SE) | pooled AUROC [95% CI] |",
+           "|---|---|" + "---|" * len(doms) + "---|---|---|---|"]
 
     def line(name: str, s: torch.Tensor, size: str) -> str:
         v, lo, hi = bootstrap(auroc, s, y, 1000)
         per = E.per_domain_auroc(s, y, train.domains)
         above = sum(per[d] > lp_per[d] for d in doms)
         mark = " **(chosen)**" if name == sel.chosen else ""
+        crit = E.selection_criterion(per, lp_per)
         return (f"| {name}{mark} | {size} | " + " | ".join(f"{per[d]:.3f}" for d in doms)
-                + f" | {sum(per.values()) / len(per):.3f} | {above} of {len(doms)} | {v:.3f} [{lo:.3f}, {hi:.3f}] |")
+                + f" | {sum(per.values()) / len(per):.3f} | {above} of {len(doms)} | {crit:+.3f} | "
+                f"{v:.3f} [{lo:.3f}, {hi:.3f}] |")
 
     for name, s in sel.scores.items():
         out.append(line(name, s, str(sel.features[name])))
@@ -175,19 +179,28 @@ def selection_section(train: GenerationSet, sel: E.Selection) -> list[str]:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--held-out", default="art,animals",
+    ap.add_argument("--held-out", default="mythology,food,sports",
                     help="domains kept out of training, comma-separated (they judge the shipped scorer)")
-    ap.add_argument("--skip-gates", action="store_true")
+    ap.add_argument("--skip-gates", action="store_true", help="skip the resample and retrieve gates (they generate "
+                    "again); the abstain table needs no generation and is always written")
     ap.add_argument("--resample-n", type=int, default=4)
     ap.add_argument("--generate-only", action="store_true",
                     help="answer the questions the cache lacks, print each domain's accuracy and stop (no scorer is run)")
     ap.add_argument("--select-only", action="store_true",
                     help="print the model-selection table (training domains only, from the cached generations) and stop")
+    ap.add_argument("--exclude-domains", default="",
+                    help="domains dropped from the data before anything is computed (a dry run of the code path that "
+                         "must not see the real held-out domains, neither as held-out nor as training rows)")
     args = ap.parse_args()
     t0 = time.time()
     held_out = [d for d in args.held_out.split(",") if d]
+    excluded = {d for d in args.exclude_domains.split(",") if d}
+
+    def drop_excluded(gs: GenerationSet) -> GenerationSet:
+        return gs.subset([d not in excluded for d in gs.domains]) if excluded else gs
+
     if args.select_only:  # never touches the held-out rows: they are removed before anything is computed
-        gs = GenerationSet.load(CACHE / "generations")
+        gs = drop_excluded(GenerationSet.load(CACHE / "generations"))
         train = gs.subset([d not in held_out for d in gs.domains])
         sel = selection(train)
         print("\n".join(selection_section(train, sel)))
@@ -196,6 +209,9 @@ def main() -> None:
     model, tok = he.load_model("smollm2")
     questions = load_questions(DATA / "questions.jsonl")
     gs = generations(model, tok, questions)
+    if not args.generate_only:
+        gs = drop_excluded(gs)
+        questions = [q for q in questions if q.domain not in excluded] if excluded else questions
     if args.generate_only:
         for d in sorted(set(gs.domains)):
             m = torch.tensor([x == d for x in gs.domains])
@@ -224,44 +240,62 @@ def main() -> None:
         w(f"| {d}{' (held out)' if d in held_out else ''} | {int(m.sum())} | {float(gs.labels[m].double().mean()):.2f} |")
     w("")
 
-    # ---- in-domain and transfer on the training domains --------------------------------------
+    # ---- model selection for transfer: training domains only ---------------------------------
+    # (run first: the tables of the training domains describe the design it chooses, the one that ships)
+    print("model selection ...", file=sys.stderr)
+    sel = selection(train)
+    previous = "per-head (previous design)"
+    design = E.CANDIDATES[sel.chosen]
+    doms = sorted(set(train.domains))
+    shipped = f"shipped design: {sel.chosen}"
+
+    # ---- in-domain and transfer on the training domains, for the shipped design ---------------
     print("cross-validating ...", file=sys.stderr)
-    learned_cv = {f"scorer ({fs})": E.cross_validated(train, fs) for fs in ("all", "attention", "logits")}
-    learned_lodo = {f"scorer ({fs})": E.leave_one_group_out(train, fs) for fs in ("all", "attention", "logits")}
+    cv_shipped = E.cross_validated(train, **design)  # also the development scores of the gates' thresholds
+    attention_cv = E.cross_validated(train, "attention")
+    attention_lodo = E.leave_one_group_out(train, "attention")
+    learned_cv = {shipped: cv_shipped, "attention features only (per-head)": attention_cv,
+                  "logits only": E.cross_validated(train, "logits")}
+    learned_lodo = {shipped: sel.scores[sel.chosen], "attention features only (per-head)": attention_lodo,
+                    "logits only": sel.scores["logits only"]}
+    if sel.chosen != previous:
+        learned_cv[previous] = E.cross_validated(train, **E.CANDIDATES[previous])
+        learned_lodo[previous] = sel.scores[previous]
     w("## Scores on the training domains\n")
     w("Confidence = probability of a correct answer; AUROC and PRR (prediction rejection ratio: 0 = random "
-      "order, 1 = oracle) with 95% bootstrap intervals (1000 resamples of the questions). `scorer (all)` uses "
-      "per-head attention entropy, Rényi-2 and sink mass over the answer plus the logits' features; "
-      "`(attention)` only the attention features; `(logits)` only token log-probabilities, predictive "
-      "entropy and length. Baselines have a fixed orientation (evaluate.py).\n")
-    w(f"### In-domain: 5-fold cross-validation over {', '.join(d for d in domains if d not in held_out)}\n")
+      "order, 1 = oracle) with 95% bootstrap intervals (1000 resamples of the questions). "
+      f"`{shipped}` is the design that ships (chosen below, `evaluate.CANDIDATES`), refitted in every fold; "
+      "`attention features only (per-head)` uses only the per-head attention entropy, Rényi-2 and sink mass over "
+      "the answer (no logits); `logits only` only token log-probabilities, predictive entropy and length"
+      + (f"; `{previous}` is the design shipped before the second round" if sel.chosen != previous else "")
+      + ". Baselines have a fixed orientation (evaluate.py).\n")
+    w(f"### In-domain: 5-fold cross-validation over {', '.join(doms)}\n")
     w(table(scores_table(train, learned_cv)) + "\n")
     w("### Transfer: leave one domain out (fit on the others, score the one left out; pooled)\n")
     w(table(scores_table(train, learned_lodo)) + "\n")
     w("Per domain left out (AUROC):\n")
-    w("| domain left out | scorer (all) | scorer (attention) | baseline: mean_logprob |\n|---|---|---|---|")
-    for d in sorted(set(train.domains)):
+    w("| domain left out | " + " | ".join(learned_lodo) + " | baseline: mean_logprob |\n|---|"
+      + "---|" * (len(learned_lodo) + 1))
+    lp_train_scores = E.baseline_scores(train)["mean_logprob"]
+    for d in doms:
         m = torch.tensor([x == d for x in train.domains])
         y = train.labels[m]
-        w(f"| {d} | {auroc(learned_lodo['scorer (all)'][m], y):.3f} | {auroc(learned_lodo['scorer (attention)'][m], y):.3f} | "
-          f"{auroc(E.baseline_scores(train)['mean_logprob'][m], y):.3f} |")
+        w(f"| {d} | " + " | ".join(f"{auroc(v[m], y):.3f}" for v in learned_lodo.values())
+          + f" | {auroc(lp_train_scores[m], y):.3f} |")
     w("")
 
-    # ---- model selection for transfer: training domains only ---------------------------------
-    print("model selection ...", file=sys.stderr)
-    sel = selection(train)
     out.extend(selection_section(train, sel))
-    previous = "per-head (previous design)"
-    design = E.CANDIDATES[sel.chosen]
-    doms = sorted(set(train.domains))
     pooled = {n: auroc(v, train.labels) for n, v in sel.scores.items()}
-    within = sel.value  # mean within-domain AUROC, the rule's criterion
-    lp_within = sum(E.per_domain_auroc(E.baseline_scores(train)["mean_logprob"], train.labels, train.domains).values()) / len(doms)
-    runner_up = max((n for n in within if n != sel.chosen), key=lambda n: within[n])
-    w(f"The rule chooses **{sel.chosen}** ({sel.features[sel.chosen]} features): mean AUROC inside the left-out "
-      f"training domain {within[sel.chosen]:.3f} (next: {runner_up}, {within[runner_up]:.3f}; the previous per-head "
-      f"design {within[previous]:.3f}; the mean token log-probability alone {lp_within:.3f}). "
-      + ("It becomes the shipped scorer." if sel.chosen != previous else "The shipped design stays the same."))
+    crit = sel.value  # the rule's criterion
+    lp_per = E.per_domain_auroc(lp_train_scores, train.labels, train.domains)
+    within = {n: sum(E.per_domain_auroc(v, train.labels, train.domains).values()) / len(doms) for n, v in sel.scores.items()}
+    lp_within = sum(lp_per.values()) / len(doms)
+    runner_up = max((n for n in crit if n != sel.chosen), key=lambda n: crit[n])
+    w(f"The rule chooses **{sel.chosen}** ({sel.features[sel.chosen]} features): lower bound on the margin over the "
+      f"token log-probability {crit[sel.chosen]:+.3f}, mean AUROC inside the left-out training domain "
+      f"{within[sel.chosen]:.3f} (next by the rule: {runner_up}, {crit[runner_up]:+.3f}; the per-head design "
+      f"{crit[previous]:+.3f}; the mean token log-probability alone has mean AUROC {lp_within:.3f}). "
+      + ("It becomes the shipped scorer." if sel.chosen != previous else "The shipped design is the per-head design."))
     gaps = [f"{n} {within[n]:.3f} within domains vs {pooled[n]:.3f} pooled" for n in sel.scores
             if within[n] - pooled[n] > 0.05]
     if gaps:
@@ -285,11 +319,11 @@ def main() -> None:
         part = test.subset([x == d for x in test.domains])
         hs = {mine: scorer.score_features(part.features)}
         if ref is not None:
-            hs[f"{previous} (refitted on the same 5 domains, for comparison)"] = ref.score_features(part.features)
+            hs[f"{previous} (refitted on the same {len(doms)} domains, for comparison)"] = ref.score_features(part.features)
         per_held[d] = scores_table(part, hs)
     both = {mine: scorer.score_features(test.features)}
     if ref is not None:
-        both[f"{previous} (refitted on the same 5 domains, for comparison)"] = ref.score_features(test.features)
+        both[f"{previous} (refitted on the same {len(doms)} domains, for comparison)"] = ref.score_features(test.features)
     pooled_rows = scores_table(test, both)
 
     def ours_lp(rows: list[E.Row]) -> tuple[E.Row, E.Row]:
@@ -300,6 +334,7 @@ def main() -> None:
     scorer.info.update({"model": "smollm2", "held_out_domain": ", ".join(held_out), "held_out_domains": held_out,
                         "prompt": he.confidence.qa.PROMPT, "design": sel.chosen,
                         "selection": {"rule": E.SELECTION_RULE,
+                                      "criterion": {n: round(v, 4) for n, v in crit.items()},
                                       "lodo_mean_within_domain_auroc": {n: round(v, 4) for n, v in within.items()},
                                       "lodo_pooled_auroc": {n: round(v, 4) for n, v in pooled.items()}},
                         "benchmark": {"held_out": bench, "document": "HALLUCINATION.md"}})
@@ -320,24 +355,34 @@ def main() -> None:
         w(f"### `{d}`\n")
         w(table(rows) + "\n")
     w(f"### {' and '.join(f'`{d}`' for d in held_out)} pooled\n")
-    w("(Pooled across two domains the AUROC also counts how the scores of one domain sit against the other's.)\n")
+    w(f"(Pooled across {len(held_out)} domains the AUROC also counts how the scores of one domain sit against the others'.)\n")
     w(table(pooled_rows) + "\n")
-    verdicts = []
-    for d, rows in per_held.items():
+    verdicts, above, established, goal = [], [], [], []
+    for d, rows in list(per_held.items()) + [("pooled", pooled_rows)]:
         o, l = ours_lp(rows)
-        part = test.subset([x == d for x in test.domains])
+        part = test if d == "pooled" else test.subset([x == d for x in test.domains])
         diff, lo, hi = paired_difference(scorer.score_features(part.features),
                                          E.baseline_scores(part)["mean_logprob"], part.labels)
-        verdicts.append(f"* `{d}` ({o.n} answers, {round(o.accuracy * o.n)} correct): shipped scorer AUROC "
+        if d != "pooled":
+            above.append(diff > 0)
+            established.append(lo > 0)
+            goal.append(o.auroc[0] >= 0.90)
+        verdicts.append(f"* {'all held-out domains pooled' if d == 'pooled' else f'`{d}`'} ({o.n} answers, "
+                        f"{round(o.accuracy * o.n)} correct): shipped scorer AUROC "
                         f"**{o.auroc[0]:.3f}** [{o.auroc[1]:.3f}, {o.auroc[2]:.3f}], mean token log-probability "
                         f"**{l.auroc[0]:.3f}** [{l.auroc[1]:.3f}, {l.auroc[2]:.3f}]; difference {diff:+.3f} "
                         f"(paired bootstrap 95% interval [{lo:+.3f}, {hi:+.3f}]): the scorer is "
                         + ("above" if diff > 0 else "**not** above") + " the baseline"
-                        + (", and the interval excludes no difference" if lo > 0 or hi < 0 else
+                        + (", and the interval excludes zero" if lo > 0 or hi < 0 else
                            ", but the interval includes no difference, so the order is not established")
                         + ("; the goal of 0.90 is met." if o.auroc[0] >= 0.90 else "; the goal of 0.90 is **not** met."))
-    w("Held-out result, per domain (the must-show asks for each):\n")
+    w("Held-out result, per domain (the must-show asks for each), and pooled:\n")
     w("\n".join(verdicts) + "\n")
+    n_held = len(above)
+    w(f"**Verdict on the bar** (the shipped scorer's AUROC above the token log-probability's on the held-out "
+      f"domains): {'**met**' if all(above) else '**not met**'} - above on {sum(above)} of {n_held} held-out domains, "
+      f"with a paired 95% interval above zero on {sum(established)} of {n_held}. **Goal AUROC >= 0.90**: "
+      f"{'met' if all(goal) else '**not met**'} ({sum(goal)} of {n_held} domains).\n")
     E.plot_risk_coverage({"shipped scorer": both[mine],
                           "mean token log-prob": E.baseline_scores(test)["mean_logprob"],
                           "- mean attention entropy": E.baseline_scores(test)["attention_entropy"]},
@@ -364,8 +409,21 @@ def main() -> None:
       "`art` and `animals` when fitted on authors, elements and geography plus the other fresh domain (the chosen "
       "design 0.787 on `art` and 0.579 on `animals`, against 0.733 and 0.692 for the token log-probability). "
       "Nothing was changed after it: the design, features, grids and labels had been fixed and committed before.")
-    w("5. The chosen design was fitted on the 5 training domains and run once on the fresh held-out domains, for "
-      "the tables above; nothing (design, features, prompt, grids, labels) was changed after that.\n")
+    w("5. The second round's chosen design (*domain-centred residual: logits + per-layer correction*) was fitted on "
+      "the 5 training domains and run once on `art` and `animals`: 0.821 against 0.733 for the token "
+      "log-probability on `art` (10 correct answers), 0.608 against 0.692 on `animals`; the per-head design, "
+      "refitted for comparison, 0.853 and 0.644. The abstain gate aimed at 60% coverage kept 8% of the held-out "
+      "answers. `art` and `animals` were then spent and joined the training domains.")
+    w("6. Third round. Three fresh domains were written (`data/qa/sources/mythology.py`, `food.py`, then "
+      "`sports.py`), answered and labelled, and committed before any scorer was run on them; only their accuracy "
+      "was seen (mythology 0.16, food 0.35, sports 0.23; `sports` was written after mythology's 0.16 was seen, to "
+      "get more correct answers), and wrong answers were read for missing aliases only. Then, before the "
+      "comparison above was run, five whole-model-means candidates and the margin-lower-bound rule were added and "
+      "committed, the tables of the training domains were made to describe the shipped design, and the gates' "
+      "thresholds were moved to leave-one-domain-out development scores (why: the Gates section). The selection "
+      "table was then run on the 7 training domains, and the chosen design fitted on them and run once on the "
+      "three fresh held-out domains, for the tables above; nothing (design, features, prompt, grids, labels, "
+      "thresholds) was changed after that.\n")
     w("What carries the weight (standardised log-odds per standard deviation; positive = more likely correct):\n")
     w("| feature | weight |\n|---|---|")
     for e in scorer.explain(12):
@@ -388,8 +446,8 @@ def main() -> None:
       f"as a score its AUROC is **{auroc(base['spike_detector'], y):.3f}**. "
       + ("It does **not** hold on this model." if auroc(base['spike_detector'], y) < 0.6 else "It holds partly."))
     ty = train.labels
-    att = auroc(learned_lodo["scorer (attention)"], ty)
-    comb, logits_only = auroc(learned_lodo["scorer (all)"], ty), auroc(learned_lodo["scorer (logits)"], ty)
+    att = auroc(attention_lodo, ty)
+    comb, logits_only = auroc(sel.scores[sel.chosen], ty), auroc(sel.scores["logits only"], ty)
     lp_train = auroc(E.baseline_scores(train)["mean_logprob"], ty)
     held_bits = []
     for d, rows in per_held.items():
@@ -397,39 +455,91 @@ def main() -> None:
         held_bits.append(f"`{d}` {o.auroc[0]:.3f} against {l.auroc[0]:.3f}")
     w(f"* *\"Attention entropy can serve as a confidence score\"*: with direction and heads learned from labelled "
       f"answers, attention features alone reach AUROC **{att:.3f}** leave-one-domain-out, pooled (token "
-      f"log-probability: {lp_train:.3f}); the per-head scorer with the logits' features {comb:.3f} against "
+      f"log-probability: {lp_train:.3f}); the shipped design {comb:.3f} against "
       f"{logits_only:.3f} for the logits' features alone. On the fresh held-out domains the shipped scorer "
       f"(*{sel.chosen}*) against the token log-probability: " + "; ".join(held_bits) + ".\n")
-    if not args.skip_gates:
-        print("gates ...", file=sys.stderr)
-        dev = learned_cv["scorer (all)"] if sel.chosen == previous else E.cross_validated(train, **design)
-        gates(model, tok, gs, train, test, dev, scorer, questions, args, w)
+    print("gates ...", file=sys.stderr)
+    # thresholds from the shipped design's leave-one-domain-out scores on the training domains (each domain
+    # scored by a fit that never saw it, as a held-out domain is): see gates()
+    gates(model, tok, gs, train, test, sel.scores[sel.chosen], cv_shipped, scorer, questions, args, w)
     w(f"\n_Run time: {time.time() - t0:.0f} s._")
     DOC.write_text("\n".join(out) + "\n")
     print(f"wrote {DOC}", file=sys.stderr)
 
 
-def gates(model, tok, gs, train, test, dev_scores, scorer, questions, args, w) -> None:
+def gates(model, tok, gs, train, test, dev_scores, cv_scores, scorer, questions, args, w) -> None:
+    """`dev_scores`: the shipped design's leave-one-domain-out scores on the training rows (the thresholds come
+    from them); `cv_scores`: its in-domain 5-fold scores (the second round's choice, shown for comparison)."""
     by_id = {q.id: q for q in questions}
     test_q = [by_id[r.id] for r in test.rows]
     y_dev = train.labels
-    w(f"## Gates on the held-out domains ({', '.join(sorted(set(test.domains)))}, {len(test)} questions)\n")
-    w("Thresholds are chosen on the training domains' out-of-fold scores (5-fold cross-validation of the shipped "
-      "design over the training domains: development data), never on the held-out answers.\n")
+    held = sorted(set(test.domains))
+    dev_doms = sorted(set(train.domains))
+    w(f"## Gates on the held-out domains ({', '.join(held)}, {len(test)} questions)\n")
+    w("Thresholds are chosen on development data only, the training domains, never on the held-out answers: "
+      "each is the quantile of the shipped design's **leave-one-domain-out** scores on the training domains "
+      "(every training domain scored by a fit that never saw it) that keeps the target fraction of them. Until the "
+      "second round they were quantiles of in-domain 5-fold scores, and on the held-out domains the abstain gate "
+      "aimed at 60% coverage kept 8%: a scorer fitted on a domain's own answers learns that domain's base rate, "
+      "while a domain it never saw gets probabilities shifted by how the domain's answers differ (a harder domain "
+      "has lower log-probabilities throughout, so all its scores move down together). Leave-one-domain-out scores "
+      "carry that shift, so their quantiles are the development analogue of a new domain; this alone does not make a "
+      "coverage target transfer. A coverage target is a property of the development domains: a new domain where the model is more often wrong should be "
+      "kept less often, so the columns below show how far coverage moves between the development domains (each "
+      "left out) at the same threshold, and what each held-out domain got.\n")
+    conf = scorer.score_features(test.features)
+    w("Calibration in the large (mean confidence against accuracy):\n")
+    w("| domain | answers | accuracy | mean confidence |\n|---|---|---|---|")
+    for d in dev_doms:
+        m = torch.tensor([x == d for x in train.domains])
+        w(f"| {d} (dev, left out) | {int(m.sum())} | {float(y_dev[m].double().mean()):.2f} | {float(dev_scores[m].mean()):.2f} |")
+    for d in held:
+        m = torch.tensor([x == d for x in test.domains])
+        w(f"| {d} (held out) | {int(m.sum())} | {float(test.labels[m].double().mean()):.2f} | {float(conf[m].mean()):.2f} |")
+    w("")
     # abstain: the threshold that keeps a given fraction of the development answers
     w("### Abstain\n")
-    w("| target coverage (dev) | threshold | coverage (held-out) | accuracy of kept answers | accuracy without gate |\n|---|---|---|---|---|")
-    conf = scorer.score_features(test.features)
+    w("| target coverage (dev, LODO) | threshold | dev domains' coverage (min-max) | coverage (held-out, pooled) | "
+      + " | ".join(f"coverage ({d})" for d in held) + " | accuracy of kept answers (held-out) | accuracy without gate | "
+      "coverage with the old in-domain threshold |\n|---|---|---|---|" + "---|" * len(held) + "---|---|---|")
     for keep in (1.0, 0.8, 0.6, 0.4):
         th = 0.0 if keep >= 1 else float(torch.quantile(dev_scores, 1 - keep))
+        old = 0.0 if keep >= 1 else float(torch.quantile(cv_scores, 1 - keep))
         kept = conf >= th
         acc = float(test.labels[kept].double().mean()) if bool(kept.any()) else float("nan")
-        w(f"| {keep:.0%} | {th:.3f} | {float(kept.double().mean()):.2f} | {acc:.3f} | {float(test.labels.double().mean()):.3f} |")
+        dev_cov = [float((dev_scores[torch.tensor([x == d for x in train.domains])] >= th).double().mean()) for d in dev_doms]
+        per = [float(kept[torch.tensor([x == d for x in test.domains])].double().mean()) for d in held]
+        w(f"| {keep:.0%} | {th:.3f} | {min(dev_cov):.2f}-{max(dev_cov):.2f} | {float(kept.double().mean()):.2f} | "
+          + " | ".join(f"{c:.2f}" for c in per) + f" | {acc:.3f} | {float(test.labels.double().mean()):.3f} | "
+          f"{float((conf >= old).double().mean()):.2f} |")
+    w("")
+    w("The same gate set for an accuracy of the kept answers instead of a coverage: the lowest threshold at which "
+      "the development answers kept (leave-one-domain-out scores, pooled) reach the target accuracy.\n")
+    w("| target accuracy of kept answers (dev, LODO) | threshold | coverage (dev) | accuracy of kept answers (held-out) "
+      "| coverage (held-out) |\n|---|---|---|---|---|")
+    order = torch.argsort(dev_scores, descending=True)
+    run_acc = torch.cumsum(y_dev[order].double(), 0) / torch.arange(1, len(order) + 1, dtype=torch.float64)
+    for target in (0.6, 0.7, 0.8):
+        ok_k = (run_acc >= target).nonzero().flatten()
+        ok_k = ok_k[ok_k >= 19]  # at least 20 kept answers
+        if len(ok_k) == 0:
+            w(f"| {target:.0%} | - | - | - | - |")
+            continue
+        k = int(ok_k.max())
+        th = float(dev_scores[order[k]])
+        kept = conf >= th
+        acc = float(test.labels[kept].double().mean()) if bool(kept.any()) else float("nan")
+        w(f"| {target:.0%} | {th:.3f} | {float((dev_scores >= th).double().mean()):.2f} | {acc:.3f} | "
+          f"{float(kept.double().mean()):.2f} |")
     w("")
     # the operating threshold for resample / retrieve: keep 60% on dev
     th = float(torch.quantile(dev_scores, 0.4))
     dev_acc = float(y_dev[dev_scores >= th].double().mean())
-    w(f"Resample and retrieve use threshold {th:.3f} (keeps 60% of development answers, at development accuracy {dev_acc:.2f}).\n")
+    if args.skip_gates:
+        w("(Resample and retrieve were skipped in this run: `--skip-gates`.)\n")
+        return
+    w(f"Resample and retrieve use threshold {th:.3f} (keeps 60% of development answers, leave-one-domain-out, at "
+      f"development accuracy {dev_acc:.2f}).\n")
 
     print("gates: resample ...", file=sys.stderr)
     gate = ConfidenceGate(scorer, th, "resample", n_samples=args.resample_n, temperature=0.7)

@@ -170,7 +170,12 @@ def test_select_design_follows_the_declared_rule():
     assert set(sel.scores) == set(candidates) and set(sel.folds["per-head"]) == set("abcd")
     assert sel.features == {"per-head": len(NAMES), "logits only": len(LOGIT_FEATURES),
                             "model means": len(aggregated_names(L, H, "model"))}
-    value = {n: sum(E.per_domain_auroc(s, gs.labels, gs.domains).values()) / 4 for n, s in sel.scores.items()}
+    # the rule: mean margin over the token log-probability inside each left-out domain minus its standard error
+    lp = E.per_domain_auroc(E.baseline_scores(gs)["mean_logprob"], gs.labels, gs.domains)
+    value = {}
+    for n, s in sel.scores.items():
+        m = torch.tensor([a - lp[d] for d, a in E.per_domain_auroc(s, gs.labels, gs.domains).items()], dtype=torch.float64)
+        value[n] = float(m.mean() - m.std() / 2)  # 4 domains: standard error = sd / sqrt(4)
     assert sel.value == pytest.approx(value)
     near = [n for n in candidates if value[n] >= max(value.values()) - 0.005]
     assert sel.chosen == min(near, key=lambda n: sel.features[n])

@@ -5,4 +5,4 @@ Each domain module exposes ``QUESTIONS`` (a list of dicts with ``question``, ``a
 question asks about). ``build_questions.py`` and ``passages.py`` turn them into the data files.
 """
 
-DOMAINS = ("elements", "authors", "geography", "science", "numbers", "art", "animals")
+DOMAINS = ("elements", "authors", "geography", "science", "numbers", "art", "animals", "mythology", "food", "sports")

@@ -114,12 +114,42 @@ CANDIDATES: dict[str, dict] = {
                                                                "residual": True, "domain_centred": True},
     "domain-centred residual: logits + 20 stable heads": {"feature_set": "all", "residual": True, "top_k": 20,
                                                           "selection": "stable", "domain_centred": True},
+    # Third round (issue 14), added before the comparison on the 7 training domains (art and animals, both
+    # spent as held-out domains, joined the 5 before) and before any scorer was run on the fresh held-out
+    # domains mythology, food and sports. In the second round the chosen per-layer design (162 features)
+    # transferred worse than the per-head design, and neither beat the token log-probability on `animals`:
+    # the few-feature end of the range was not tried. These use the whole-model head means (5 attention
+    # groups + 2 summaries + 10 logit features = 17), the fewest attention features that still carry every
+    # statistic, plain, domain-centred and as a residual correction of the logits model.
+    "model means + logits": {"feature_set": "all", "aggregation": "model"},
+    "domain-centred: model means + logits": {"feature_set": "all", "aggregation": "model", "domain_centred": True},
+    "domain-centred: per-layer means + logits": {"feature_set": "all", "aggregation": "layer", "domain_centred": True},
+    "residual: logits + model-means correction": {"feature_set": "all", "aggregation": "model", "residual": True},
+    "domain-centred residual: logits + model-means correction": {"feature_set": "all", "aggregation": "model",
+                                                                 "residual": True, "domain_centred": True},
 }
-SELECTION_RULE = ("the candidate with the highest mean, over the training domains each left out in turn, of its "
-                  "AUROC inside the left-out domain (a held-out domain is judged by its own AUROC, so the ranking "
-                  "inside an unseen domain is what counts, not scores pooled across domains); a candidate within "
-                  "0.005 of the best with fewer features is preferred (simpler transfers more safely); declared "
-                  "before the comparison was run")
+# Third round rule (declared before the comparison was run). The must-show compares, inside each held-out
+# domain, the scorer's AUROC with the token log-probability's. So each candidate is judged by its margin
+# over the mean token log-probability inside each left-out training domain, and a candidate that wins on
+# average but loses badly in some domains is penalised: the criterion is the mean margin minus its standard
+# error over the domains (a one-standard-error lower bound on the margin to expect in a new domain). The
+# second round's mean within-domain AUROC ranked candidates by their average alone, and its winner lost to
+# the log-probability on one of the two fresh domains although its LODO mean was the highest.
+SELECTION_RULE = ("the candidate with the highest lower bound on its margin over the token log-probability in an "
+                  "unseen domain: over the training domains each left out in turn, the margin is the candidate's "
+                  "AUROC inside the left-out domain minus the mean token log-probability's AUROC there, and the "
+                  "criterion is the mean margin minus its standard error (standard deviation over the domains / "
+                  "sqrt(number of domains)), because the must-show asks for the scorer to be above the "
+                  "log-probability inside each held-out domain, so consistency counts as well as the average; a "
+                  "candidate within 0.005 of the best with fewer features is preferred (simpler transfers more "
+                  "safely); declared before the comparison was run")
+
+
+def selection_criterion(per: dict[str, float], base: dict[str, float]) -> float:
+    """SELECTION_RULE's value: mean over domains of (AUROC - baseline AUROC) minus its standard error."""
+    m = torch.tensor([per[d] - base[d] for d in sorted(per)], dtype=torch.float64)
+    se = float(m.std(unbiased=True)) / len(m) ** 0.5 if len(m) > 1 else 0.0
+    return float(m.mean()) - se
 
 
 def per_domain_auroc(scores: torch.Tensor, correct: torch.Tensor, domains: list[str]) -> dict[str, float]:
@@ -134,7 +164,7 @@ class Selection:
     features: dict[str, int]  # candidate -> features of the scorer fitted on all training rows
     chosen: str
     folds: dict[str, dict[str, ConfidenceScorer]]  # candidate -> left-out domain -> its scorer
-    value: dict[str, float] | None = None  # candidate -> the rule's criterion (mean within-domain AUROC)
+    value: dict[str, float] | None = None  # candidate -> the rule's criterion (`selection_criterion`)
     meta_weights: dict | None = None  # stack candidates: left-out domain -> the meta-learner's weights
 
 
@@ -148,13 +178,13 @@ def select_design(gs: GenerationSet, candidates: dict[str, dict] | None = None, 
 
     candidates = CANDIDATES if candidates is None else candidates
     y = gs.labels
+    base = per_domain_auroc(baseline_scores(gs)["mean_logprob"], y, gs.domains)
     scores, sizes, value, fitted = {}, {}, {}, {}
     for name, design in candidates.items():
         t0 = time.time()
         fitted[name] = {}
         scores[name] = leave_one_group_out(gs, fitted=fitted[name], **design)
-        per = per_domain_auroc(scores[name], y, gs.domains)
-        value[name] = sum(per.values()) / len(per)
+        value[name] = selection_criterion(per_domain_auroc(scores[name], y, gs.domains), base)
         sizes[name] = len(_fit(gs, **design).names)
         if log is not None:
             log(f"{name}: {time.time() - t0:.0f} s")
