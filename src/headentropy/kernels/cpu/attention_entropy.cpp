@@ -505,7 +505,10 @@ void run_block(const Problem& p, const scalar_t* qp, const scalar_t* kp, const s
       if (p.mask_kind != MaskKind::kNone) apply_mask(p, x, n, b, h, i, ks + c0);
 
       const float m_old = ws.m[r];
-      const float m_blk = row_max(x, n) * sc;  // sc > 0 keeps the maximum (and NaN, -inf)
+      // A NaN among numbers poisons the row in exp_and_sums; a row without numbers takes row_max.
+      float m_raw = row_max_skip_nan(x, n);
+      if (m_raw == kNegInf) m_raw = row_max(x, n);
+      const float m_blk = m_raw * sc;  // sc > 0 keeps the maximum (and NaN, -inf)
       const float m_new = (std::isnan(m_blk) || std::isnan(m_old)) ? kNaN : std::max(m_old, m_blk);
       if (m_new == kNegInf) {  // nothing visible in this row so far
         if (lowp_pv) std::fill(prow + c0, prow + c1, scalar_t(0));

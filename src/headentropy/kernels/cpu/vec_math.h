@@ -97,6 +97,36 @@ inline float row_max(const float* x, int64_t n) {
       [](Vec& a, Vec& b) { return at::vec::maximum(a, b); }, at::vec::maximum(m0, m1));
 }
 
+// The largest non-NaN element of x[0, n), -inf when there is none: one max instruction per
+// vector (row_max spends two more on NaN). For a row whose scores then go through
+// exp_and_sums: a NaN score still poisons the row there (its e is NaN, and so every sum), so
+// only a row with no number at all (all NaN or -inf: -inf here) needs row_max's answer.
+inline float row_max_skip_nan(const float* x, int64_t n) {
+#if defined(CPU_CAPABILITY_AVX512) || defined(CPU_CAPABILITY_AVX2)
+  constexpr int64_t W = Vec::size();
+  // max(a, b) with a NaN returns b: the accumulator, never NaN.
+#if defined(CPU_CAPABILITY_AVX512)
+  auto vmax = [](const Vec& a, const Vec& b) { return Vec(_mm512_max_ps(a, b)); };
+#else
+  auto vmax = [](const Vec& a, const Vec& b) { return Vec(_mm256_max_ps(a, b)); };
+#endif
+  Vec m0(kNegInf), m1(kNegInf);
+  int64_t j = 0;
+  for (; j + 2 * W <= n; j += 2 * W) {
+    m0 = vmax(Vec::loadu(x + j), m0);
+    m1 = vmax(Vec::loadu(x + j + W), m1);
+  }
+  for (; j + W <= n; j += W) m0 = vmax(Vec::loadu(x + j), m0);
+  if (j < n) m1 = vmax(Vec::set(Vec(kNegInf), Vec::loadu(x + j, n - j), n - j), m1);
+  return at::vec::vec_reduce_all<float>(
+      [](Vec& a, Vec& b) { return at::vec::maximum(a, b); }, vmax(m0, m1));
+#else
+  float m = kNegInf;
+  for (int64_t j = 0; j < n; ++j) m = x[j] > m ? x[j] : m;
+  return m;
+#endif
+}
+
 // a, b → 2·W values of lowp_t at dst, rounded to nearest even, as at::vec::convert_from_float.
 // With AVX512-BF16, bf16 takes one instruction (vcvtne2ps2bf16, the same rounding) instead of
 // at::vec's integer sequence; it reads denormal inputs as 0 (exp_vec flushes them anyway: its
