@@ -315,6 +315,38 @@ struct AmxPack {
 
 inline int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
+#if defined(CPU_CAPABILITY_AVX512)
+// A 16×16 block of 32-bit words transposed: dst[s·ld_dst + t] = word s of row t, where row t
+// starts at src + t·ld_src (uint16 elements, any alignment). Interleave 32-bit then 64-bit pairs
+// inside the 128-bit lanes (word c of lane L is column 4L + c, for 4 rows), then gather the
+// lanes of the four row groups with two rounds of 128-bit shuffles.
+inline void transpose_16x16_words(const uint16_t* src, int64_t ld_src, uint32_t* dst,
+                                  int64_t ld_dst) {
+  __m512i r[16], t[16];
+  for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_si512(src + i * ld_src);
+  for (int i = 0; i < 8; ++i) {
+    t[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
+  }
+  for (int g = 0; g < 4; ++g) {  // r[4g + c]: columns 4L + c of rows 4g..4g+3, lane L
+    r[4 * g + 0] = _mm512_unpacklo_epi64(t[4 * g + 0], t[4 * g + 2]);
+    r[4 * g + 1] = _mm512_unpackhi_epi64(t[4 * g + 0], t[4 * g + 2]);
+    r[4 * g + 2] = _mm512_unpacklo_epi64(t[4 * g + 1], t[4 * g + 3]);
+    r[4 * g + 3] = _mm512_unpackhi_epi64(t[4 * g + 1], t[4 * g + 3]);
+  }
+  for (int c = 0; c < 4; ++c) {
+    const __m512i a01 = _mm512_shuffle_i32x4(r[c], r[4 + c], 0x44);  // lanes 0,1 | 0,1
+    const __m512i a23 = _mm512_shuffle_i32x4(r[c], r[4 + c], 0xEE);  // lanes 2,3 | 2,3
+    const __m512i b01 = _mm512_shuffle_i32x4(r[8 + c], r[12 + c], 0x44);
+    const __m512i b23 = _mm512_shuffle_i32x4(r[8 + c], r[12 + c], 0xEE);
+    _mm512_storeu_si512(dst + (0 + c) * ld_dst, _mm512_shuffle_i32x4(a01, b01, 0x88));
+    _mm512_storeu_si512(dst + (4 + c) * ld_dst, _mm512_shuffle_i32x4(a01, b01, 0xDD));
+    _mm512_storeu_si512(dst + (8 + c) * ld_dst, _mm512_shuffle_i32x4(a23, b23, 0x88));
+    _mm512_storeu_si512(dst + (12 + c) * ld_dst, _mm512_shuffle_i32x4(a23, b23, 0xDD));
+  }
+}
+#endif
+
 template <typename scalar_t>
 AmxPack amx_pack(const Problem& p, const scalar_t* kp, const scalar_t* vp) {
   AmxPack pk;
@@ -333,10 +365,21 @@ AmxPack amx_pack(const Problem& p, const scalar_t* kp, const scalar_t* vp) {
       for (int64_t c = 0; c < n_chunks; ++c) {
         const int64_t w = std::min<int64_t>(64, round_up(Lk - 64 * c, 16));
         uint32_t* o = reinterpret_cast<uint32_t*>(outk + c * 64 * D);
+        // Keys [0, kv) × words [0, iv) in 16×16 blocks where the ISA allows; the rest word by word.
+        int64_t kv = 0, iv = 0;
+#if defined(CPU_CAPABILITY_AVX512)
+        const int64_t real = std::min(w, Lk - 64 * c);
+        iv = D / 2 / 16 * 16;
+        for (; iv > 0 && kv + 16 <= real; kv += 16) {
+          for (int64_t i0 = 0; i0 < iv; i0 += 16) {
+            transpose_16x16_words(K + (64 * c + kv) * p.k_sl + 2 * i0, p.k_sl, o + i0 * w + kv, w);
+          }
+        }
+#endif
         for (int64_t jj = 0; jj < w; ++jj) {
           const int64_t j = 64 * c + jj;
           const uint16_t* row = j < Lk ? K + j * p.k_sl : nullptr;
-          for (int64_t i = 0; i < D / 2; ++i) {
+          for (int64_t i = jj < kv ? iv : 0; i < D / 2; ++i) {
             uint32_t word = 0;
             if (row) std::memcpy(&word, row + 2 * i, 4);
             o[i * w + jj] = word;
@@ -505,7 +548,10 @@ void run_block(const Problem& p, const scalar_t* qp, const scalar_t* kp, const s
       if (p.mask_kind != MaskKind::kNone) apply_mask(p, x, n, b, h, i, ks + c0);
 
       const float m_old = ws.m[r];
-      const float m_blk = row_max(x, n) * sc;  // sc > 0 keeps the maximum (and NaN, -inf)
+      // A NaN among numbers poisons the row in exp_and_sums; a row without numbers takes row_max.
+      float m_raw = row_max_skip_nan(x, n);
+      if (m_raw == kNegInf) m_raw = row_max(x, n);
+      const float m_blk = m_raw * sc;  // sc > 0 keeps the maximum (and NaN, -inf)
       const float m_new = (std::isnan(m_blk) || std::isnan(m_old)) ? kNaN : std::max(m_old, m_blk);
       if (m_new == kNegInf) {  // nothing visible in this row so far
         if (lowp_pv) std::fill(prow + c0, prow + c1, scalar_t(0));

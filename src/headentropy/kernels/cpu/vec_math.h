@@ -35,9 +35,11 @@ constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 // exp(x) for x ≤ 0 (and -inf/NaN): Cody–Waite reduction x = n·ln2 + r (ln2 split in two, the
 // high part exact in 9 bits), degree-6 Taylor polynomial on |r| ≤ ln2/2 (≈1 ulp), exact 2^n.
 // Results below FLT_MIN flush to 0 (x < -87: avoids slow denormal arithmetic in the sums; e^{-87}
-// is irrelevant next to l ≥ 1). NaN stays NaN (constants are the *first* operand of min/max,
-// which return the second on NaN). AVX-512 and AVX2 compute the same values; without either,
-// at::vec's exp (std::exp per element).
+// is irrelevant next to l ≥ 1). NaN stays NaN: constants are the *first* operand of min/max,
+// which return the second on NaN, and every later step is arithmetic on it (the AVX2 exponent
+// field of a NaN lane is garbage, but NaN·2^n is NaN; the flush compare is false for NaN).
+// AVX-512 and AVX2 compute the same values; without either, at::vec's exp (std::exp per element).
+// The lower end needs no clamp of n: every lane with n < -126 has x < -87 and is flushed.
 inline Vec exp_vec(const Vec& x) {
 #if defined(CPU_CAPABILITY_AVX512)
   const __m512 v = _mm512_min_ps(_mm512_set1_ps(88.3762626647949f), x);
@@ -52,8 +54,8 @@ inline Vec exp_vec(const Vec& x) {
   p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
   p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
   p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-  const __mmask16 tiny = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.0f), _CMP_LT_OQ);
-  return _mm512_maskz_mov_ps(static_cast<__mmask16>(~tiny), _mm512_scalef_ps(p, n));
+  const __mmask16 keep = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.0f), _CMP_NLT_UQ);  // not x < -87
+  return _mm512_maskz_scalef_ps(keep, p, n);
 #elif defined(CPU_CAPABILITY_AVX2)
   // The same steps; 2^n is built in the exponent field (n ≥ -127 for x ≥ -88; those below -87
   // are flushed anyway, and n ≤ 128 only where x > 0, outside the domain).
@@ -69,13 +71,12 @@ inline Vec exp_vec(const Vec& x) {
   p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
   p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
   p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-  // 2^n for n in [-126, 127]: (n + 127) << 23; clamped so that no lane wraps (the -87 flush
-  // and the NaN blend below fix those lanes).
-  const __m256 nc = _mm256_max_ps(_mm256_set1_ps(-126.0f), _mm256_min_ps(_mm256_set1_ps(127.0f), n));
+  // 2^n: (n + 127) << 23, n ≤ 127 (the upper end clamped, as AVX-512's scalef saturates; lanes
+  // with n < -126 wrap, and are flushed).
+  const __m256 nc = _mm256_min_ps(_mm256_set1_ps(127.0f), n);
   const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(nc), _mm256_set1_epi32(127)), 23);
-  __m256 y = _mm256_mul_ps(p, _mm256_castsi256_ps(e));
-  y = _mm256_andnot_ps(_mm256_cmp_ps(x, _mm256_set1_ps(-87.0f), _CMP_LT_OQ), y);  // flush
-  return _mm256_blendv_ps(y, x, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));  // NaN in, NaN out
+  const __m256 y = _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+  return _mm256_andnot_ps(_mm256_cmp_ps(x, _mm256_set1_ps(-87.0f), _CMP_LT_OQ), y);  // flush
 #else
   return x.exp();
 #endif
@@ -94,6 +95,51 @@ inline float row_max(const float* x, int64_t n) {
   if (j < n) m1 = at::vec::maximum(m1, Vec::set(Vec(kNegInf), Vec::loadu(x + j, n - j), n - j));
   return at::vec::vec_reduce_all<float>(
       [](Vec& a, Vec& b) { return at::vec::maximum(a, b); }, at::vec::maximum(m0, m1));
+}
+
+// The largest non-NaN element of x[0, n), -inf when there is none: one max instruction per
+// vector (row_max spends two more on NaN). For a row whose scores then go through
+// exp_and_sums: a NaN score still poisons the row there (its e is NaN, and so every sum), so
+// only a row with no number at all (all NaN or -inf: -inf here) needs row_max's answer.
+inline float row_max_skip_nan(const float* x, int64_t n) {
+#if defined(CPU_CAPABILITY_AVX512) || defined(CPU_CAPABILITY_AVX2)
+  constexpr int64_t W = Vec::size();
+  // max(a, b) with a NaN returns b: the accumulator, never NaN.
+#if defined(CPU_CAPABILITY_AVX512)
+  auto vmax = [](const Vec& a, const Vec& b) { return Vec(_mm512_max_ps(a, b)); };
+#else
+  auto vmax = [](const Vec& a, const Vec& b) { return Vec(_mm256_max_ps(a, b)); };
+#endif
+  Vec m0(kNegInf), m1(kNegInf);
+  int64_t j = 0;
+  for (; j + 2 * W <= n; j += 2 * W) {
+    m0 = vmax(Vec::loadu(x + j), m0);
+    m1 = vmax(Vec::loadu(x + j + W), m1);
+  }
+  for (; j + W <= n; j += W) m0 = vmax(Vec::loadu(x + j), m0);
+  if (j < n) m1 = vmax(Vec::set(Vec(kNegInf), Vec::loadu(x + j, n - j), n - j), m1);
+  return at::vec::vec_reduce_all<float>(
+      [](Vec& a, Vec& b) { return at::vec::maximum(a, b); }, vmax(m0, m1));
+#else
+  float m = kNegInf;
+  for (int64_t j = 0; j < n; ++j) m = x[j] > m ? x[j] : m;
+  return m;
+#endif
+}
+
+// a, b → 2·W values of lowp_t at dst, rounded to nearest even, as at::vec::convert_from_float.
+// With AVX512-BF16, bf16 takes one instruction (vcvtne2ps2bf16, the same rounding) instead of
+// at::vec's integer sequence; it reads denormal inputs as 0 (exp_vec flushes them anyway: its
+// results are 0 or ≥ e^-87 > FLT_MIN) and gives a quiet NaN where at::vec gives 0xffff.
+template <typename lowp_t>
+inline void store_lowp2(const Vec& a, const Vec& b, lowp_t* dst) {
+#if defined(CPU_CAPABILITY_AVX512) && defined(__AVX512BF16__)
+  if constexpr (std::is_same_v<lowp_t, c10::BFloat16>) {
+    _mm512_storeu_si512(dst, reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(b, a)));
+    return;
+  }
+#endif
+  at::vec::convert_from_float<lowp_t>(a, b).store(dst);
 }
 
 struct BlockSums {
@@ -132,7 +178,7 @@ inline BlockSums exp_and_sums(float* x, int64_t n, float m, float scale = 1.f,
         e0.store(x + j);
         e1.store(x + j + W);
       }
-      at::vec::convert_from_float<lowp_t>(e0, e1).store(lp + j);
+      store_lowp2(e0, e1, lp + j);
     }
   }
   for (; j + W <= n; j += W) {
