@@ -467,6 +467,11 @@ def main() -> None:
     print(f"wrote {DOC}", file=sys.stderr)
 
 
+def _kept_accuracy(labels: torch.Tensor, kept: torch.Tensor) -> str:
+    """Accuracy of the answers a gate keeps, for a table cell ("none kept" rather than NaN)."""
+    return f"{float(labels[kept].double().mean()):.3f}" if bool(kept.any()) else "none kept"
+
+
 def gates(model, tok, gs, train, test, dev_scores, cv_scores, scorer, questions, args, w) -> None:
     """`dev_scores`: the shipped design's leave-one-domain-out scores on the training rows (the thresholds come
     from them); `cv_scores`: its in-domain 5-fold scores (the second round's choice, shown for comparison)."""
@@ -506,11 +511,11 @@ def gates(model, tok, gs, train, test, dev_scores, cv_scores, scorer, questions,
         th = 0.0 if keep >= 1 else float(torch.quantile(dev_scores, 1 - keep))
         old = 0.0 if keep >= 1 else float(torch.quantile(cv_scores, 1 - keep))
         kept = conf >= th
-        acc = float(test.labels[kept].double().mean()) if bool(kept.any()) else float("nan")
+        acc = _kept_accuracy(test.labels, kept)
         dev_cov = [float((dev_scores[torch.tensor([x == d for x in train.domains])] >= th).double().mean()) for d in dev_doms]
         per = [float(kept[torch.tensor([x == d for x in test.domains])].double().mean()) for d in held]
         w(f"| {keep:.0%} | {th:.3f} | {min(dev_cov):.2f}-{max(dev_cov):.2f} | {float(kept.double().mean()):.2f} | "
-          + " | ".join(f"{c:.2f}" for c in per) + f" | {acc:.3f} | {float(test.labels.double().mean()):.3f} | "
+          + " | ".join(f"{c:.2f}" for c in per) + f" | {acc} | {float(test.labels.double().mean()):.3f} | "
           f"{float((conf >= old).double().mean()):.2f} |")
     w("")
     w("The same gate set for an accuracy of the kept answers instead of a coverage: the lowest threshold at which "
@@ -528,8 +533,8 @@ def gates(model, tok, gs, train, test, dev_scores, cv_scores, scorer, questions,
         k = int(ok_k.max())
         th = float(dev_scores[order[k]])
         kept = conf >= th
-        acc = float(test.labels[kept].double().mean()) if bool(kept.any()) else float("nan")
-        w(f"| {target:.0%} | {th:.3f} | {float((dev_scores >= th).double().mean()):.2f} | {acc:.3f} | "
+        acc = _kept_accuracy(test.labels, kept)
+        w(f"| {target:.0%} | {th:.3f} | {float((dev_scores >= th).double().mean()):.2f} | {acc} | "
           f"{float(kept.double().mean()):.2f} |")
     w("")
     # the operating threshold for resample / retrieve: keep 60% on dev
