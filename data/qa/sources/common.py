@@ -53,3 +53,11 @@ def q(question: str, answers, fact: str, subject: str | None = None) -> dict:
     if isinstance(answers, str):
         answers = [answers]
     return {"question": question, "answers": list(answers), "fact": fact, "subject": subject}
+
+
+def as_written(names: list[str], fact: str) -> list[str]:
+    """The aliases with the first capitalised when the fact writes it at a sentence's start
+    (so the passage names the canonical alias exactly as the question's first answer)."""
+    if names[0] in fact:
+        return list(names)
+    return [names[0][0].upper() + names[0][1:]] + list(names[1:])

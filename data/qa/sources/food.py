@@ -8,7 +8,7 @@ disputed (hummus, falafel, baklava, pavlova, borscht, croissant) are not asked f
 a country's adjective counts as naming it ("a Spanish dish").
 """
 
-from .common import q
+from .common import as_written, q
 
 SPAIN = ["Spain", "Spanish"]
 ITALY = ["Italy", "Italian"]
@@ -194,9 +194,7 @@ def _questions() -> list[dict]:
         out.append(q(f"What kind of food is {food}?", names, f"{food[0].upper()}{food[1:]} is a kind of {names[0]}.",
                      f"food is {food}"))
     for question, names, fact, subject in OTHER:
-        if names[0] not in fact:  # the canonical alias as the fact writes it, capitalised at a sentence's start
-            names = [names[0][0].upper() + names[0][1:]] + names[1:]
-        out.append(q(question, names, fact, subject))
+        out.append(q(question, as_written(names, fact), fact, subject))
     return out
 
 

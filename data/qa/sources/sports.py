@@ -6,7 +6,7 @@ SmolLM2 answers only 16% of `mythology` correctly. Written and committed before 
 run on it. Counts (players in a team, holes in golf) are in `numbers` and stay out of here.
 """
 
-from .common import q
+from .common import as_written, q
 
 FOOTBALL = ["football", "soccer", "association football", "footballer", "footballing"]
 AM_FOOTBALL = ["American football", "football", "gridiron"]
@@ -151,9 +151,7 @@ def _questions() -> list[dict]:
         out.append(q(f"Which city hosted the {year} {season} Olympics?", names,
                      f"{names[0]} hosted the {year} {season} Olympics.", f"{year} {season} Olympics"))
     for question, names, fact, subject in OTHER:
-        if names[0] not in fact:  # the canonical alias as the fact writes it, capitalised at a sentence's start
-            names = [names[0][0].upper() + names[0][1:]] + names[1:]
-        out.append(q(question, names, fact, subject))
+        out.append(q(question, as_written(names, fact), fact, subject))
     return out
 
 
