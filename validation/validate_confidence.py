@@ -213,8 +213,7 @@ def main() -> None:
         gs = drop_excluded(gs)
         questions = [q for q in questions if q.domain not in excluded] if excluded else questions
     if args.generate_only:
-        for d in sorted(set(gs.domains)):
-            m = torch.tensor([x == d for x in gs.domains])
+        for d, m in E.domain_masks(gs.domains).items():
             print(f"{d:<12} {int(m.sum()):>4} answers, accuracy {float(gs.labels[m].double().mean()):.2f}")
         print(f"({time.time() - t0:.0f} s)")
         return
@@ -235,8 +234,7 @@ def main() -> None:
       "contains one of the question's aliases (`data/qa/label.py`). Attention statistics and the token "
       "log-probabilities come from the same `generate` pass (`he.monitor`, no second forward).\n")
     w("| domain | questions | answered correctly |\n|---|---|---|")
-    for d in domains:
-        m = torch.tensor([x == d for x in gs.domains])
+    for d, m in E.domain_masks(gs.domains).items():
         w(f"| {d}{' (held out)' if d in held_out else ''} | {int(m.sum())} | {float(gs.labels[m].double().mean()):.2f} |")
     w("")
 
@@ -277,8 +275,7 @@ def main() -> None:
     w("| domain left out | " + " | ".join(learned_lodo) + " | baseline: mean_logprob |\n|---|"
       + "---|" * (len(learned_lodo) + 1))
     lp_train_scores = E.baseline_scores(train)["mean_logprob"]
-    for d in doms:
-        m = torch.tensor([x == d for x in train.domains])
+    for d, m in E.domain_masks(train.domains).items():
         y = train.labels[m]
         w(f"| {d} | " + " | ".join(f"{auroc(v[m], y):.3f}" for v in learned_lodo.values())
           + f" | {auroc(lp_train_scores[m], y):.3f} |")
@@ -479,7 +476,6 @@ def gates(model, tok, gs, train, test, dev_scores, cv_scores, scorer, questions,
     test_q = [by_id[r.id] for r in test.rows]
     y_dev = train.labels
     held = sorted(set(test.domains))
-    dev_doms = sorted(set(train.domains))
     w(f"## Gates on the held-out domains ({', '.join(held)}, {len(test)} questions)\n")
     w("Thresholds are chosen on development data only, the training domains, never on the held-out answers: "
       "each is the quantile of the shipped design's **leave-one-domain-out** scores on the training domains "
@@ -495,11 +491,10 @@ def gates(model, tok, gs, train, test, dev_scores, cv_scores, scorer, questions,
     conf = scorer.score_features(test.features)
     w("Calibration in the large (mean confidence against accuracy):\n")
     w("| domain | answers | accuracy | mean confidence |\n|---|---|---|---|")
-    for d in dev_doms:
-        m = torch.tensor([x == d for x in train.domains])
+    dev_masks, held_masks = E.domain_masks(train.domains), E.domain_masks(test.domains)
+    for d, m in dev_masks.items():
         w(f"| {d} (dev, left out) | {int(m.sum())} | {float(y_dev[m].double().mean()):.2f} | {float(dev_scores[m].mean()):.2f} |")
-    for d in held:
-        m = torch.tensor([x == d for x in test.domains])
+    for d, m in held_masks.items():
         w(f"| {d} (held out) | {int(m.sum())} | {float(test.labels[m].double().mean()):.2f} | {float(conf[m].mean()):.2f} |")
     w("")
     # abstain: the threshold that keeps a given fraction of the development answers
@@ -512,8 +507,8 @@ def gates(model, tok, gs, train, test, dev_scores, cv_scores, scorer, questions,
         old = 0.0 if keep >= 1 else float(torch.quantile(cv_scores, 1 - keep))
         kept = conf >= th
         acc = _kept_accuracy(test.labels, kept)
-        dev_cov = [float((dev_scores[torch.tensor([x == d for x in train.domains])] >= th).double().mean()) for d in dev_doms]
-        per = [float(kept[torch.tensor([x == d for x in test.domains])].double().mean()) for d in held]
+        dev_cov = [float((dev_scores[m] >= th).double().mean()) for m in dev_masks.values()]
+        per = [float(kept[m].double().mean()) for m in held_masks.values()]
         w(f"| {keep:.0%} | {th:.3f} | {min(dev_cov):.2f}-{max(dev_cov):.2f} | {float(kept.double().mean()):.2f} | "
           + " | ".join(f"{c:.2f}" for c in per) + f" | {acc} | {float(test.labels.double().mean()):.3f} | "
           f"{float((conf >= old).double().mean()):.2f} |")

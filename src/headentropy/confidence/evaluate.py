@@ -152,10 +152,14 @@ def selection_criterion(per: dict[str, float], base: dict[str, float]) -> float:
     return float(m.mean()) - se
 
 
+def domain_masks(domains: list[str]) -> dict[str, torch.Tensor]:
+    """Each domain's rows as a `[n]` bool mask, domains sorted by name."""
+    return {d: torch.tensor([x == d for x in domains]) for d in sorted(set(domains))}
+
+
 def per_domain_auroc(scores: torch.Tensor, correct: torch.Tensor, domains: list[str]) -> dict[str, float]:
     """AUROC inside each domain (sorted by name)."""
-    return {d: auroc(scores[m], correct[m]) for d in sorted(set(domains))
-            for m in [torch.tensor([x == d for x in domains])]}
+    return {d: auroc(scores[m], correct[m]) for d, m in domain_masks(domains).items()}
 
 
 @dataclass
