@@ -3,12 +3,13 @@
 #
 #   bash benchmarks/gpu_session.sh check   # versions, a fail-fast kernel smoke, pytest -m gpu, the model check
 #   bash benchmarks/gpu_session.sh bench   # bench_gpu.py (forward, forward+backward) and bench_gpu_model.py
+#   bash benchmarks/gpu_session.sh profile # gpu_profile.py: where a monitored forward's time goes
 #
 # Outputs go to $OUT (the device tool's return folder) or ./gpu-out. Uses the machine's own python3
 # (its torch / triton / transformers) with this checkout's src/ on PYTHONPATH; the `cpu` backend is
 # not built there (CXX points at no compiler), since only `triton` is under test.
 set -uo pipefail
-stage=${1:?usage: gpu_session.sh check|bench}
+stage=${1:?usage: gpu_session.sh check|bench|profile}
 out=${OUT:-gpu-out}
 mkdir -p "$out"
 export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 CXX=no-compiler-wanted-here
@@ -43,6 +44,8 @@ elif [ "$stage" = bench ]; then
   timeout 330 $py benchmarks/bench_gpu.py --skip-tests --budget 120 --backward-budget 150 \
       --out "$out/bench_gpu.md" 2>&1 | tee "$out/bench_gpu.txt"
   timeout 150 $py benchmarks/bench_gpu_model.py --out "$out/bench_gpu_model.md" 2>&1 | tee "$out/bench_gpu_model.txt"
+elif [ "$stage" = profile ]; then
+  timeout 240 $py benchmarks/gpu_profile.py 2>&1 | tee "$out/profile.txt"
 else
   echo "unknown stage $stage" >&2; exit 2
 fi
