@@ -161,5 +161,15 @@ def nonfinite_value_keys(v: torch.Tensor | None) -> tuple[torch.Tensor | None, t
     return torch.where(finite, v, torch.zeros((), dtype=v.dtype, device=v.device)), bad
 
 
+def nonfinite_key_flags(v: torch.Tensor) -> torch.Tensor:
+    """float32 `[B, Hkv, Lk]`: 1.0 where the key's value row `v[b, h, j, :]` holds a NaN or inf.
+
+    For kernels that zero those rows themselves (triton): computed on the device with no host
+    synchronisation and no V-sized temporary — max |v| over the row is non-finite exactly then
+    (the inf-norm propagates NaN).
+    """
+    return (~torch.isfinite(torch.linalg.vector_norm(v, float("inf"), dim=-1))).to(torch.float32)
+
+
 def default_scale(head_dim: int) -> float:
     return 1.0 / math.sqrt(head_dim) if head_dim > 0 else 1.0

@@ -44,7 +44,7 @@ import torch
 
 from ..autograd import RowTerms
 from ..dropout import head_keys, threshold
-from ..problem import AttentionProblem, nonfinite_value_keys
+from ..problem import AttentionProblem
 from . import jit
 from .jit import fmix32  # rebound to its JIT wrapper by jit.kernel()
 from .fwd import mask_argument
@@ -315,7 +315,9 @@ def launch(
 
     v = dout = None
     if terms.dout is not None and problem.v is not None:
-        v = nonfinite_value_keys(problem.v)[0]  # [B, Hkv, Lk, Dv]; bad rows zeroed (they poison via D)
+        # [B, Hkv, Lk, Dv], non-finite entries zeroed (their rows poison through D = rowsum(dO⊙O));
+        # a copy, but no host synchronisation (which would stall the GPU queue every layer)
+        v = torch.nan_to_num(problem.v, nan=0.0, posinf=0.0, neginf=0.0)
         # dO in V's dtype for the tensor-core dot: exact, the upstream gradient of `out` had it
         dout = terms.dout.to(v.dtype)  # [B, Hq, Lq, Dv]
     dv_dim = 0 if v is None else v.shape[-1]

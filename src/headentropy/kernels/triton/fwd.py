@@ -20,11 +20,10 @@ every visible score from (seed, batch, query head, row, key) with the same murmu
 other backends and multiplies P by Z before P·V (the 1/(1 − p) once at the end); the statistics
 use P before dropout.
 
-Non-finite values in V: `problem.nonfinite_value_keys` zeroes them and flags their keys; the
-flag rides along as one extra V column (a copy of V is made only in that rare case), so the
-kernel computes each row's probability mass on bad keys for free and rows with mass > 0 become
-NaN, as in the other backends. (With fp16 V a probability below 6e-8 rounds to 0 in the P·V
-product and is not flagged.)
+Non-finite values in V: the launcher flags each key whose value row holds a NaN/inf
+(`problem.nonfinite_key_flags`, on the device: no host synchronisation, which on a GPU would stall
+every layer of a model); the kernel zeroes those rows of its V tiles and accumulates each row's
+probability mass on them, and rows with mass > 0 become NaN, as in the other backends.
 
 backend.py decides which problems reach this kernel; `launch` runs it on a validated problem.
 """
@@ -36,7 +35,7 @@ import contextlib
 import torch
 
 from ..dropout import head_keys, threshold
-from ..problem import AttentionProblem, nonfinite_value_keys
+from ..problem import AttentionProblem, nonfinite_key_flags
 from ..result import AttentionResult
 from . import jit
 from .jit import fmix32  # rebound to its JIT wrapper by jit.kernel()
@@ -50,7 +49,7 @@ LOG2E = 1.4426950408889634
 # is how triton reads `tl.constexpr` without importing triton here.
 # --------------------------------------------------------------------------------------------
 def _attn_fwd_kernel(
-    Q, K, V, Mask, Out, Stats, Keys,  # pointers; V/Out/Mask/Keys are dummies when unused
+    Q, K, V, Mask, Out, Stats, Keys, Bad,  # pointers; V/Out/Mask/Keys/Bad are dummies when unused
     stride_qb, stride_qh, stride_qm, stride_qd,
     stride_kb, stride_kh, stride_kn, stride_kd,
     stride_vb, stride_vh, stride_vn, stride_vd,
@@ -68,6 +67,7 @@ def _attn_fwd_kernel(
     SCALE_LATE: tl.constexpr,  # no softcap, no additive mask, scale > 0: fold the scale into one FMA
     MASK_KIND: tl.constexpr,  # 0 none, 1 bool (as uint8), 2 additive float
     HAS_V: tl.constexpr, ENTROPY: tl.constexpr, DROPOUT: tl.constexpr, DOT_PRECISION: tl.constexpr,
+    HAS_BAD: tl.constexpr,  # Bad [B, Hkv, Lk] fp32: 1.0 where the key's value row is not finite
     DOT_IN_FP32: tl.constexpr,  # interpreter + bf16 only: its NumPy dot cannot multiply bf16
 ):
     NEG_INF: tl.constexpr = float("-inf")
@@ -99,6 +99,7 @@ def _attn_fwd_kernel(
         q = q.to(tl.float32)
     k_base = K + b * stride_kb + kv_h * stride_kh + offs_d[:, None] * stride_kd  # K^T tile [BD, BN]
     v_base = V + b * stride_vb + kv_h * stride_vh + offs_dv[None, :] * stride_vd  # V tile [BN, BDV]
+    bad_base = Bad + (b * (Hq // group) + kv_h) * Lk  # Bad[b, kv_h, :]
     mask_base = Mask + b * stride_mb + h * stride_mh + offs_m.to(tl.int64)[:, None] * stride_mm
     if DROPOUT:  # kernels/dropout.py: row word = fmix(key(b, h) ^ i), once per row [BM] uint32
         row_word = fmix32(tl.load(Keys + b * Hq + h).to(tl.uint32) ^ offs_m.to(tl.uint32))  # [BM]
@@ -133,6 +134,7 @@ def _attn_fwd_kernel(
     t_i = tl.zeros([BLOCK_M], dtype=tl.float32)  # Σ 2^(u-m)·(u-m), shifted
     l2_i = tl.zeros([BLOCK_M], dtype=tl.float32)  # Σ 2^(2(u-m))
     ls_i = tl.zeros([BLOCK_M], dtype=tl.float32)  # Σ_{j<S} 2^(u-m)
+    bm_i = tl.zeros([BLOCK_M], dtype=tl.float32)  # Σ over bad keys of 2^(u-m) (after dropout)
     acc = tl.zeros([BLOCK_M, BLOCK_DV], dtype=tl.float32)
 
     for phase in tl.static_range(4):
@@ -231,9 +233,14 @@ def _attn_fwd_kernel(
                         v = tl.load(v_ptrs, mask=dv_ok[None, :], other=0.0)
                     if DROPOUT:  # u = fmix(row word ^ j); keep u >= threshold (as int64: no sign games)
                         u = fmix32(row_word[:, None] ^ offs_n.to(tl.uint32)[None, :])  # [BM, BN]
-                        p_v = tl.where(u.to(tl.int64) >= drop_thresh, p, 0.0).to(V.dtype.element_ty)
+                        p_kept = tl.where(u.to(tl.int64) >= drop_thresh, p, 0.0)
                     else:
-                        p_v = p.to(V.dtype.element_ty)  # P rounded to V's dtype for the tensor-core dot
+                        p_kept = p
+                    if HAS_BAD:  # a non-finite value row: zeroed here (0·NaN must not leak), its mass kept
+                        bad = tl.load(bad_base + offs_n, mask=kv_ok, other=0.0)  # [BN]
+                        v = tl.where(bad[:, None] != 0.0, 0.0, v).to(V.dtype.element_ty)
+                        bm_i = alpha * bm_i + tl.sum(tl.where(bad[None, :] != 0.0, p_kept, 0.0), 1)
+                    p_v = p_kept.to(V.dtype.element_ty)  # P rounded to V's dtype for the tensor-core dot
                     if DOT_IN_FP32:
                         p_v = p_v.to(tl.float32)
                         v = v.to(tl.float32)
@@ -269,6 +276,8 @@ def _attn_fwd_kernel(
         out = tl.where(empty[:, None], 0.0, acc / l_safe[:, None])
         if DROPOUT:
             out = out * drop_scale
+        if HAS_BAD:  # rows that gave weight to a non-finite value
+            out = tl.where(bm_i[:, None] > 0.0, float("nan"), out)
         o_ptrs = Out + b * stride_ob + h * stride_oh + offs_m[:, None] * stride_om + offs_dv[None, :] * stride_od
         tl.store(o_ptrs, out.to(Out.dtype.element_ty), mask=row_ok[:, None] & dv_ok[None, :])
 
@@ -320,8 +329,8 @@ def launch(
     entropy accumulators (lse and out only; shannon/renyi2/sink_mass are then NaN-filled), to
     measure their overhead; `block_m/block_n` override the config; `poison=True` fills outputs
     with NaN before the launch so an unwritten element shows; `check_values=False` skips the
-    scan of V for non-finite values (one extra read of V and a host sync per call), so the
-    benchmark times the kernel alone.
+    flagging of non-finite V rows (one extra read of V, on the device), so the benchmark times
+    the kernel alone.
     """
     q, k = problem.q, problem.k
     B, Hq, Lq, D = q.shape
@@ -329,23 +338,19 @@ def launch(
     device = q.device
     interpret = jit.interpreter_enabled()
 
-    v_clean, bad_keys = problem.v, None
-    if check_values:
-        v_clean, bad_keys = nonfinite_value_keys(problem.v)  # bad_keys: [B, Hkv, Lk] or None
-    dv = 0 if v_clean is None else v_clean.shape[-1]
-    if bad_keys is not None:  # flag column: out[..., dv] is each row's mass on bad keys
-        v_clean = torch.cat([v_clean, bad_keys.to(v_clean.dtype)[..., None]], dim=-1)
-    dv_k = 0 if v_clean is None else v_clean.shape[-1]  # V columns the kernel sees
+    v = problem.v
+    bad_keys = nonfinite_key_flags(v) if check_values and v is not None else None  # [B, Hkv, Lk] fp32
+    dv = 0 if v is None else v.shape[-1]
 
     stats = torch.full((4, B, Hq, Lq), float("nan"), dtype=torch.float32, device=device)
-    out_k = None
-    if v_clean is not None:
+    out = None
+    if v is not None:
         alloc = torch.full if poison else torch.empty
         args = (float("nan"),) if poison else ()
-        out_k = alloc((B, Hq, Lq, dv_k), *args, dtype=v_clean.dtype, device=device)
+        out = alloc((B, Hq, Lq, dv), *args, dtype=v.dtype, device=device)
 
     if Lq > 0 and B * Hq > 0:
-        cfg = _config(max(D, dv_k), q.element_size(), interpret)
+        cfg = _config(max(D, dv), q.element_size(), interpret)
         if block_m is not None:
             cfg["BLOCK_M"] = block_m
         if block_n is not None:
@@ -356,10 +361,10 @@ def launch(
 
         window = problem.window
         softcap = problem.softcap
-        v_arg = v_clean if v_clean is not None else q  # dummies are never read
-        o_arg = out_k if out_k is not None else q
-        v_strides = v_clean.stride() if v_clean is not None else (0, 0, 0, 0)
-        o_strides = out_k.stride() if out_k is not None else (0, 0, 0, 0)
+        v_arg = v if v is not None else q  # dummies are never read
+        o_arg = out if out is not None else q
+        v_strides = v.stride() if v is not None else (0, 0, 0, 0)
+        o_strides = out.stride() if out is not None else (0, 0, 0, 0)
         dropout = problem.has_dropout
         keys, drop_thresh = q, 0  # dummies
         if dropout:  # int64 [B, Hq] per-head hash keys, computed once on the host
@@ -369,6 +374,7 @@ def launch(
         with torch.cuda.device(device) if device.type == "cuda" else contextlib.nullcontext():
             kernel[grid](
                 q, k, v_arg, mask if mask is not None else q, o_arg, stats, keys,
+                bad_keys if bad_keys is not None else stats,
                 *q.stride(), *k.stride(), *v_strides, *mask_strides, *o_strides,
                 stats.stride(0),
                 Hq, problem.group, Lq, Lk, Lk - Lq, window or 0, problem.sink_tokens,
@@ -378,23 +384,19 @@ def launch(
                 problem.scale, softcap or 1.0,
                 drop_thresh, 1.0 / (1.0 - problem.dropout_p),
                 HEAD_D=D, BLOCK_D=max(16, jit.next_pow2(D)),
-                HEAD_DV=max(dv_k, 1), BLOCK_DV=max(16, jit.next_pow2(max(dv_k, 1))),
+                HEAD_DV=max(dv, 1), BLOCK_DV=max(16, jit.next_pow2(max(dv, 1))),
                 BLOCK_M=cfg["BLOCK_M"], BLOCK_N=cfg["BLOCK_N"],
                 CAUSAL=problem.causal or window is not None,
                 HAS_WINDOW=window is not None, HAS_SOFTCAP=softcap is not None,
                 SCALE_LATE=softcap is None and mask_kind != 2 and problem.scale > 0,
-                MASK_KIND=mask_kind, HAS_V=v_clean is not None, ENTROPY=entropy, DROPOUT=dropout,
+                MASK_KIND=mask_kind, HAS_V=v is not None, ENTROPY=entropy, DROPOUT=dropout,
+                HAS_BAD=bad_keys is not None,
                 # fp32: three tf32 products ≈ fp32 accuracy on tensor cores (exact in the interpreter)
                 DOT_PRECISION="tf32x3" if q.dtype == torch.float32 else "tf32",  # tf32: the default
                 DOT_IN_FP32=interpret and q.dtype == torch.bfloat16,
                 num_warps=cfg["num_warps"], num_stages=cfg["num_stages"],
             )
 
-    out = None
-    if out_k is not None:
-        out = out_k[..., :dv]
-        if bad_keys is not None:  # rows that gave weight to a non-finite value
-            out = torch.where(out_k[..., dv:] > 0, torch.full_like(out, float("nan")), out)
     return AttentionResult(
         out=out, shannon=stats[0], renyi2=stats[1], lse=stats[2], sink_mass=stats[3],
         backend="triton",
