@@ -132,54 +132,28 @@ class TraceTap(Tap):
             self.traces.append(trace)
 
 
-def _to_host(tensors: list[torch.Tensor]) -> list[torch.Tensor]:
-    """CPU copies of `tensors`, with one wait per GPU: the device-to-host copies are queued
-    `non_blocking` (into pinned staging memory, the fast path) and then awaited together, instead
-    of each copy stalling the host on its own."""
-    host = [t.to("cpu", non_blocking=True) for t in tensors]
-    for device in {t.device for t in tensors if t.device.type == "cuda"}:
-        torch.cuda.synchronize(device)
-    return host
-
-
 def _build_trace(steps: list[Step], call: CallInfo) -> EntropyTrace:
     L = len(call.layers)
-    has_token_stats = any(step.token_stats for step in steps)
-    # Per step, on the device: the statistics stacked as one [S, B, L, H, Lq] block, n_keys, valid, ids.
-    device_parts = []
-    for step in steps:
-        device_parts.append(torch.stack([step.stacked(name, L).float() for name in call.stats]))
-        device_parts.append(step.stacked_n_keys(L))  # [B, L, Lq]
-        device_parts.append(step.valid())  # [B, Lq]
-        ids = step.input_ids
-        if ids is not None and ids.dim() == 2 and ids.shape[1] == step.q_len:
-            device_parts.append(ids)
-        for name in TOKEN_STATS:
-            value = step.token_stats.get(name)
-            if value is not None:
-                device_parts.append(value)
-    host = iter(_to_host(device_parts))
-
     parts: dict[str, list[torch.Tensor]] = {k: [] for k in call.stats}
     n_keys, valid, generated, token_ids = [], [], [], []
     token_parts: dict[str, list[torch.Tensor]] = {k: [] for k in TOKEN_STATS}
+    has_token_stats = any(step.token_stats for step in steps)
     for step in steps:
-        block = next(host)  # [S, B, L, H, Lq]
-        for i, name in enumerate(call.stats):
-            parts[name].append(block[i])
-        n_keys.append(next(host))
-        v = next(host)  # [B, Lq]
+        for name in call.stats:  # one stack on the device, one copy to the CPU per statistic
+            parts[name].append(step.stacked(name, L).float().cpu())  # [B, L, H, Lq]
+        n_keys.append(step.stacked_n_keys(L).cpu())  # [B, L, Lq]
+        v = step.valid().cpu()  # [B, Lq]
         B, Lq = v.shape
         valid.append(v)
         generated.append(torch.full((B, Lq), step.generated, dtype=torch.bool))
         ids = step.input_ids
         if ids is not None and ids.dim() == 2 and ids.shape[1] == Lq:
-            token_ids.append(next(host).to(torch.int64).expand(B, Lq))
+            token_ids.append(ids.cpu().to(torch.int64).expand(B, Lq))
         else:
             token_ids.append(torch.full((B, Lq), -1, dtype=torch.int64))
         for name in TOKEN_STATS:
             value = step.token_stats.get(name)
-            token_parts[name].append(next(host).float() if value is not None else torch.full((B, Lq), float("nan")))
+            token_parts[name].append(value.float().cpu() if value is not None else torch.full((B, Lq), float("nan")))
     cat = lambda xs: torch.cat(xs, dim=-1)  # noqa: E731 -- positions are the last axis
     return EntropyTrace(
         **{name: (cat(parts[name]) if name in call.stats else None) for name in STATS},
