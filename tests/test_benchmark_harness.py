@@ -48,3 +48,17 @@ def test_run_child_returns_the_childs_last_json_line(tmp_path):
     )
     assert harness.run_child(script, ["--child", "x"], env={"HARNESS_TEST": "1"}) == {
         "args": ["--child", "x"], "env": "1"}
+
+
+def test_gpu_model_script_runs_its_checks_and_rows_on_cpu():
+    """bench_gpu_model.py only meets a GPU in rare lent sessions: its CPU dry run (tiny shapes, the
+    same checks and rows) keeps the script working in between. Its numbers mean nothing."""
+    import subprocess
+
+    script = Path(harness.__file__).parent / "bench_gpu_model.py"
+    proc = subprocess.run([sys.executable, str(script), "--cpu-dry-run"], capture_output=True, text=True,
+                          timeout=300, cwd=script.parent)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "layer calls on `cpu`" in proc.stdout and "every gradient finite" in proc.stdout
+    for row in ("| forward, 1 × 64 |", "| training step, 1 × 64", "| decode, batch 8"):
+        assert row in proc.stdout, proc.stdout
