@@ -78,12 +78,12 @@ def main() -> int:
 
     def no_scan(fn):
         def run():
-            saved = fwd.nonfinite_key_flags
-            fwd.nonfinite_key_flags = lambda v: None  # as if V were known finite: no flags, no in-kernel check
+            saved = fwd.value_row_maxabs
+            fwd.value_row_maxabs = lambda v: None  # as if V were known finite: no per-key max, no in-kernel check
             try:
                 fn()
             finally:
-                fwd.nonfinite_key_flags = saved
+                fwd.value_row_maxabs = saved
         return run
 
     rows = {

@@ -52,7 +52,7 @@ def _dims(D: int) -> dict:
 def test_forward_compiles_with_every_feature():
     D = 128
     cfg = fwd._config(D, 2, interpret=False)
-    pointers = {n: "*bf16" for n in ("Q", "K", "V", "Out")} | {"Mask": "*u8", "Stats": "*fp32", "Keys": "*i64", "Bad": "*fp32"}
+    pointers = {n: "*bf16" for n in ("Q", "K", "V", "Out")} | {"Mask": "*u8", "Stats": "*fp32", "Keys": "*i64", "VMax": "*bf16"}
     k = _compile(fwd._attn_fwd_kernel, pointers, dict(
         _dims(D), **EVERYTHING, SCALE_LATE=False, HAS_V=True, ENTROPY=True, DOT_PRECISION="tf32", HAS_BAD=True,
         DOT_IN_FP32=False), cfg)

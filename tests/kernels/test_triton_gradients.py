@@ -111,6 +111,10 @@ def test_gradients_equal_the_cpu_backend(interp, case: Case, extra: dict):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
 
 
+def _max_abs(x: torch.Tensor) -> float:
+    return float(x.abs().max()) if x.numel() else 0.0
+
+
 @settings(max_examples=20, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(case=problems(), sink_tokens=st.integers(0, 20), dropout=st.sampled_from([0.0, 0.0, 0.4]),
        seed=st.integers(0, 2**31 - 1))
@@ -133,12 +137,28 @@ def test_random_problems_match_the_cpu_backend(interp, case, sink_tokens, dropou
             return results[backend]
         return fn
 
+    def oracle(label):
+        def fn(*t):
+            results[label] = torch_oracle(*t, **kwargs)
+            return results[label]
+        return fn
+
     got, cpu = _grads(run("triton"), (q, k, v), weights), _grads(run("cpu"), (q, k, v), weights)
-    ref = _grads(lambda *t: torch_oracle(*t, **kwargs), [x.double() for x in (q, k, v)], weights)
-    naive = _grads(lambda *t: torch_oracle(*t, **kwargs), (q, k, v), weights)  # fp32 autograd
+    ref = _grads(oracle("fp64"), [x.double() for x in (q, k, v)], weights)
+    naive = _grads(oracle("fp32"), (q, k, v), weights)  # fp32 autograd
+    # Outputs: the same non-finite entries (-inf lse of fully masked rows) as the cpu backend, and
+    # the finite ones within the DESIGN §7 rule against the fp64 oracle (logits ×100 make a 1-ulp
+    # score difference a 1e-5 relative difference in P, so a fixed 1e-5 between kernels is too tight).
     for name in OUTPUTS:
-        torch.testing.assert_close(getattr(results["triton"], name), getattr(results["cpu"], name),
-                                   rtol=1e-5, atol=1e-5, msg=lambda m, n=name: f"{n}: {m}")
+        t, c = getattr(results["triton"], name), getattr(results["cpu"], name)
+        r, n = results["fp64"][name], results["fp32"][name]
+        finite = torch.isfinite(r)
+        assert torch.equal(torch.isfinite(t), torch.isfinite(c)), name
+        assert torch.equal(t[~finite].double(), r[~finite]), name
+        err, err_cpu, err_naive = (_max_abs(x[finite].double() - r[finite]) for x in (t, c, n))
+        allowed = 2 * max(err_cpu, err_naive) + 1e-5 * max(1.0, _max_abs(r[finite]))
+        assert err <= allowed, (f"{name}: error {err:.3g} vs fp64 > allowed {allowed:.3g} "
+                                f"(cpu's error {err_cpu:.3g}, naive fp32 {err_naive:.3g})")
     # Gradients: the kernels round differently (triton's forward works in base 2, so its lse is
     # off by ~1 ulp of |lse| from the backward's natural-units scores, and the entropy terms carry
     # s − lse), so each is measured against the fp64 oracle: triton's error may be at most twice

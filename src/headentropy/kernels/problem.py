@@ -161,14 +161,15 @@ def nonfinite_value_keys(v: torch.Tensor | None) -> tuple[torch.Tensor | None, t
     return torch.where(finite, v, torch.zeros((), dtype=v.dtype, device=v.device)), bad
 
 
-def nonfinite_key_flags(v: torch.Tensor) -> torch.Tensor:
-    """float32 `[B, Hkv, Lk]`: 1.0 where the key's value row `v[b, h, j, :]` holds a NaN or inf.
+def value_row_maxabs(v: torch.Tensor) -> torch.Tensor:
+    """`[B, Hkv, Lk]` in V's dtype: max |v[b, h, j, :]|, which is not `< inf` exactly when the
+    key's value row holds a NaN or inf (the inf-norm propagates NaN).
 
-    For kernels that zero those rows themselves (triton): computed on the device with no host
-    synchronisation and no V-sized temporary — max |v| over the row is non-finite exactly then
-    (the inf-norm propagates NaN).
+    For kernels that zero those rows themselves (triton): one reduction launched on the device,
+    no host synchronisation (which on a GPU would stall every layer of a model) and no V-sized
+    temporary.
     """
-    return (~torch.isfinite(torch.linalg.vector_norm(v, float("inf"), dim=-1))).to(torch.float32)
+    return torch.linalg.vector_norm(v, float("inf"), dim=-1)
 
 
 def default_scale(head_dim: int) -> float:

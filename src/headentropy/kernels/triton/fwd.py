@@ -20,10 +20,11 @@ every visible score from (seed, batch, query head, row, key) with the same murmu
 other backends and multiplies P by Z before P·V (the 1/(1 − p) once at the end); the statistics
 use P before dropout.
 
-Non-finite values in V: the launcher flags each key whose value row holds a NaN/inf
-(`problem.nonfinite_key_flags`, on the device: no host synchronisation, which on a GPU would stall
-every layer of a model); the kernel zeroes those rows of its V tiles and accumulates each row's
-probability mass on them, and rows with mass > 0 become NaN, as in the other backends.
+Non-finite values in V: the launcher passes each key's max |v| (`problem.value_row_maxabs`, one
+reduction on the device, no host synchronisation, which on a GPU would stall every layer of a
+model); a key whose max is not `< inf` is bad: the kernel zeroes its row of the V tile and
+accumulates each query row's probability mass on bad keys, and rows with mass > 0 become NaN, as
+in the other backends.
 
 backend.py decides which problems reach this kernel; `launch` runs it on a validated problem.
 """
@@ -35,7 +36,7 @@ import contextlib
 import torch
 
 from ..dropout import head_keys, threshold
-from ..problem import AttentionProblem, nonfinite_key_flags
+from ..problem import AttentionProblem, value_row_maxabs
 from ..result import AttentionResult
 from . import jit
 from .jit import fmix32  # rebound to its JIT wrapper by jit.kernel()
@@ -49,7 +50,7 @@ LOG2E = 1.4426950408889634
 # is how triton reads `tl.constexpr` without importing triton here.
 # --------------------------------------------------------------------------------------------
 def _attn_fwd_kernel(
-    Q, K, V, Mask, Out, Stats, Keys, Bad,  # pointers; V/Out/Mask/Keys/Bad are dummies when unused
+    Q, K, V, Mask, Out, Stats, Keys, VMax,  # pointers; V/Out/Mask/Keys/VMax are dummies when unused
     stride_qb, stride_qh, stride_qm, stride_qd,
     stride_kb, stride_kh, stride_kn, stride_kd,
     stride_vb, stride_vh, stride_vn, stride_vd,
@@ -67,7 +68,7 @@ def _attn_fwd_kernel(
     SCALE_LATE: tl.constexpr,  # no softcap, no additive mask, scale > 0: fold the scale into one FMA
     MASK_KIND: tl.constexpr,  # 0 none, 1 bool (as uint8), 2 additive float
     HAS_V: tl.constexpr, ENTROPY: tl.constexpr, DROPOUT: tl.constexpr, DOT_PRECISION: tl.constexpr,
-    HAS_BAD: tl.constexpr,  # Bad [B, Hkv, Lk] fp32: 1.0 where the key's value row is not finite
+    HAS_BAD: tl.constexpr,  # VMax [B, Hkv, Lk]: max |v| per key; not < inf where the value row is not finite
     DOT_IN_FP32: tl.constexpr,  # interpreter + bf16 only: its NumPy dot cannot multiply bf16
 ):
     NEG_INF: tl.constexpr = float("-inf")
@@ -99,7 +100,7 @@ def _attn_fwd_kernel(
         q = q.to(tl.float32)
     k_base = K + b * stride_kb + kv_h * stride_kh + offs_d[:, None] * stride_kd  # K^T tile [BD, BN]
     v_base = V + b * stride_vb + kv_h * stride_vh + offs_dv[None, :] * stride_vd  # V tile [BN, BDV]
-    bad_base = Bad + (b * (Hq // group) + kv_h) * Lk  # Bad[b, kv_h, :]
+    vmax_base = VMax + (b * (Hq // group) + kv_h) * Lk  # VMax[b, kv_h, :]
     mask_base = Mask + b * stride_mb + h * stride_mh + offs_m.to(tl.int64)[:, None] * stride_mm
     if DROPOUT:  # kernels/dropout.py: row word = fmix(key(b, h) ^ i), once per row [BM] uint32
         row_word = fmix32(tl.load(Keys + b * Hq + h).to(tl.uint32) ^ offs_m.to(tl.uint32))  # [BM]
@@ -237,9 +238,9 @@ def _attn_fwd_kernel(
                     else:
                         p_kept = p
                     if HAS_BAD:  # a non-finite value row: zeroed here (0·NaN must not leak), its mass kept
-                        bad = tl.load(bad_base + offs_n, mask=kv_ok, other=0.0)  # [BN]
-                        v = tl.where(bad[:, None] != 0.0, 0.0, v).to(V.dtype.element_ty)
-                        bm_i = alpha * bm_i + tl.sum(tl.where(bad[None, :] != 0.0, p_kept, 0.0), 1)
+                        bad = ~(tl.load(vmax_base + offs_n, mask=kv_ok, other=0.0) < float("inf"))  # [BN]
+                        v = tl.where(bad[:, None], 0.0, v).to(V.dtype.element_ty)
+                        bm_i = alpha * bm_i + tl.sum(tl.where(bad[None, :], p_kept, 0.0), 1)
                     p_v = p_kept.to(V.dtype.element_ty)  # P rounded to V's dtype for the tensor-core dot
                     if DOT_IN_FP32:
                         p_v = p_v.to(tl.float32)
@@ -339,10 +340,14 @@ def launch(
     interpret = jit.interpreter_enabled()
 
     v = problem.v
-    bad_keys = nonfinite_key_flags(v) if check_values and v is not None else None  # [B, Hkv, Lk] fp32
+    v_max = value_row_maxabs(v) if check_values and v is not None else None  # [B, Hkv, Lk]
     dv = 0 if v is None else v.shape[-1]
 
-    stats = torch.full((4, B, Hq, Lq), float("nan"), dtype=torch.float32, device=device)
+    # Every row's four statistics are written, except without ENTROPY (NaN then: never a number)
+    if entropy and not poison:
+        stats = torch.empty((4, B, Hq, Lq), dtype=torch.float32, device=device)
+    else:
+        stats = torch.full((4, B, Hq, Lq), float("nan"), dtype=torch.float32, device=device)
     out = None
     if v is not None:
         alloc = torch.full if poison else torch.empty
@@ -374,7 +379,7 @@ def launch(
         with torch.cuda.device(device) if device.type == "cuda" else contextlib.nullcontext():
             kernel[grid](
                 q, k, v_arg, mask if mask is not None else q, o_arg, stats, keys,
-                bad_keys if bad_keys is not None else stats,
+                v_max if v_max is not None else stats,
                 *q.stride(), *k.stride(), *v_strides, *mask_strides, *o_strides,
                 stats.stride(0),
                 Hq, problem.group, Lq, Lk, Lk - Lq, window or 0, problem.sink_tokens,
@@ -390,7 +395,7 @@ def launch(
                 HAS_WINDOW=window is not None, HAS_SOFTCAP=softcap is not None,
                 SCALE_LATE=softcap is None and mask_kind != 2 and problem.scale > 0,
                 MASK_KIND=mask_kind, HAS_V=v is not None, ENTROPY=entropy, DROPOUT=dropout,
-                HAS_BAD=bad_keys is not None,
+                HAS_BAD=v_max is not None,
                 # fp32: three tf32 products ≈ fp32 accuracy on tensor cores (exact in the interpreter)
                 DOT_PRECISION="tf32x3" if q.dtype == torch.float32 else "tf32",  # tf32: the default
                 DOT_IN_FP32=interpret and q.dtype == torch.bfloat16,
