@@ -6,6 +6,7 @@ With inputs that require grad, `run` wraps the C++ forward in the recomputing au
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 
@@ -38,8 +39,13 @@ def probe() -> tuple[bool, str]:
         module = loader.load()
     except loader.KernelUnavailable as exc:
         return False, str(exc)
+    return True, _loaded_reason(module.__file__)
+
+
+@functools.lru_cache(maxsize=4)
+def _loaded_reason(module_file: str) -> str:
     # The loaded module's own path, not loader.build_dir(), which hashes the source and cpuinfo.
-    return True, f"fused C++ kernel (cached in {os.path.dirname(module.__file__)})"
+    return f"fused C++ kernel (cached in {os.path.dirname(module_file)})"
 
 
 def _rows_contiguous(x: torch.Tensor) -> torch.Tensor:

@@ -15,6 +15,7 @@ are refused by `supports()`, so that `backend="auto"` picks another backend and 
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 from dataclasses import dataclass
 
@@ -30,9 +31,15 @@ MAX_HEAD_DIM = 256
 MAX_GRID_HEADS = 65535  # grid axis 1 is B·H; CUDA caps it there
 
 
+@functools.cache
+def _triton_installed() -> bool:
+    # find_spec walks the import path (~10 µs): "auto" probes on every attention call
+    return importlib.util.find_spec("triton") is not None
+
+
 def probe() -> tuple[bool, str]:
     """Cheap availability check for `he.backends()`; imports neither triton nor the kernels."""
-    if importlib.util.find_spec("triton") is None:
+    if not _triton_installed():
         return False, "triton is not installed (pip install 'headentropy[triton]')"
     if interpreter_enabled():
         return True, "Triton interpreter (TRITON_INTERPRET=1): runs on CPU tensors too, slowly; for tests"
