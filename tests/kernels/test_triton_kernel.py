@@ -391,3 +391,18 @@ def test_gpu_entropy_switch_and_auto(compiled):
     torch.testing.assert_close(on.out, off.out, atol=1e-2, rtol=1e-2)
     torch.testing.assert_close(on.lse, off.lse, atol=1e-5, rtol=1e-6)
     assert he.attention(q, k, v, causal=True).backend == "triton"  # "auto" on CUDA
+
+
+def test_interpreter_value_with_no_columns(interp):
+    """V of shape [B, Hkv, Lk, 0] (used to crash the process: the kernel read and wrote through
+    the empty tensors' pointers): an empty `out`, the statistics and every gradient of the reference."""
+    q = torch.randn(1, 2, 5, 8, requires_grad=True)  # [B, Hq, Lq, D]
+    k = torch.randn(1, 2, 7, 8, requires_grad=True)  # [B, Hkv, Lk, D]
+    v = torch.randn(1, 2, 7, 0, requires_grad=True)  # [B, Hkv, Lk, 0]
+    got = he.attention(q, k, v, causal=True, dropout_p=0.3, dropout_seed=3, backend="triton")
+    want = he.attention(q.detach(), k.detach(), v.detach(), causal=True, backend="reference")
+    assert got.backend == "triton" and got.out.shape == (1, 2, 5, 0)
+    for name in STATS:
+        torch.testing.assert_close(getattr(got, name), getattr(want, name).float(), rtol=1e-5, atol=1e-5)
+    (got.out.sum() + got.shannon.sum()).backward()
+    assert v.grad.shape == v.shape and torch.isfinite(q.grad).all() and torch.isfinite(k.grad).all()

