@@ -406,3 +406,24 @@ def test_interpreter_value_with_no_columns(interp):
         torch.testing.assert_close(getattr(got, name), getattr(want, name).float(), rtol=1e-5, atol=1e-5)
     (got.out.sum() + got.shannon.sum()).backward()
     assert v.grad.shape == v.shape and torch.isfinite(q.grad).all() and torch.isfinite(k.grad).all()
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not HAS_CUDA, reason="needs a CUDA device")
+def test_gpu_nonfinite_value_poisons_only_its_rows_and_empty_values(compiled):
+    """Compiled: a NaN or inf in V poisons exactly the rows that give its key weight (the per-key
+    max |v| is computed on the device, the check is in the kernel); V with no columns gives an
+    empty `out` and the statistics of the reference."""
+    q, k, v = (torch.randn(2, 4, 1000, 64, device="cuda", dtype=torch.bfloat16) for _ in range(3))
+    v[0, 1, 300, 7] = float("nan")
+    v[1, 2, 999, 0] = float("-inf")
+    out = he.attention(q, k, v, causal=True, backend="triton").out
+    bad = torch.zeros(2, 4, 1000, dtype=torch.bool, device="cuda")
+    bad[0, 1, 300:], bad[1, 2, 999] = True, True  # causal: queries at or after the key see it
+    assert torch.equal(torch.isnan(out).any(-1), bad) and torch.isfinite(out[~bad]).all()
+
+    v0 = torch.randn(2, 2, 1000, 0, device="cuda", dtype=torch.bfloat16)
+    got = he.attention(q[:, :2], k[:, :2], v0, causal=True, backend="triton")
+    want = he.attention(q[:, :2], k[:, :2], None, causal=True, backend="triton")
+    assert got.out.shape == (2, 2, 1000, 0)
+    torch.testing.assert_close(got.shannon, want.shannon)
