@@ -47,7 +47,7 @@ import time
 from functools import partial
 from pathlib import Path
 
-from harness import cuda_peak_during, emit, interleaved, medians, ratios
+from harness import cuda_median_ms, cuda_peak_during, emit, interleaved, medians, ratios
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKENS_X_HEADS = 16384 * 32  # B·H·N for every row of the table
@@ -84,14 +84,6 @@ def run_gpu_tests(timeout_s: int) -> tuple[bool, str]:
     lines = [ln for ln in proc.stdout.strip().splitlines() if ln.strip()]
     summary = lines[-1].strip("= ") if lines else f"pytest exited {proc.returncode}"
     return proc.returncode == 0, f"{summary} ({time.time() - t0:.0f} s)"
-
-
-def cuda_median_ms(fn, args: tuple, grad_to_none=None) -> float:
-    """The GPU measure for `harness.interleaved`: triton.testing.do_bench's median ms of `fn(*args)`
-    (CUDA events, L2 flushed between calls, ~150 ms of calls after 25 ms of warm-up)."""
-    from triton.testing import do_bench
-
-    return do_bench(lambda: fn(*args), warmup=25, rep=150, grad_to_none=grad_to_none, return_mode="median")
 
 
 def tflops_of(ms: dict[str, float], flops: float) -> dict[str, float]:

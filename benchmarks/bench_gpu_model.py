@@ -8,7 +8,8 @@ its config and random weights, in bf16 on CUDA. Timing does not depend on the we
 1. Correctness, failing fast: the monitored forward runs on backend `triton` for every layer call
    (`mon.backend_counts`), its logits match the plain SDPA model's within bf16 rounding, and a
    training step with attention dropout 0.1 gives finite gradients.
-2. Side by side in one process (median of `triton.testing.do_bench`, CUDA events):
+2. Side by side in one process, each pair interleaved over 3 rounds (`harness.interleaved`; per round
+   the median of `triton.testing.do_bench`, CUDA events):
    * forward at batch 4 × 2048 tokens: monitored / plain SDPA;
    * one training step (forward + backward, dropout 0) at batch 4 × 2048: monitored / SDPA, and
      the extra peak memory of each;
@@ -26,9 +27,11 @@ import datetime
 import importlib.util
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
-from harness import cuda_peak_during, emit
+from harness import (cuda_median_ms, cuda_peak_during, emit, interleaved, medians, ratios, self_measured,
+                     wall_seconds)
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOLLM2_135M = dict(  # SmolLM2-135M-Instruct's config.json, the shapes that set the cost
@@ -52,14 +55,24 @@ def build(attn: str, dropout: float = 0.0):
     return tr.LlamaForCausalLM(cfg).to(DEVICE, torch.bfloat16)
 
 
-def median_ms(fn, rep_ms: int = 300) -> float:
-    if DEVICE != "cuda":  # --cpu-dry-run: one timed call, only to exercise this script
-        t0 = time.perf_counter()
-        fn()
-        return (time.perf_counter() - t0) * 1e3
-    from triton.testing import do_bench
+ROUNDS = 3  # interleaved rounds of every side-by-side pair
 
-    return do_bench(fn, warmup=50, rep=rep_ms, return_mode="median")
+
+def ms_measure(rep_ms: int):
+    """The `interleaved` measure: do_bench's median ms on CUDA; one wall-clock call in the CPU
+    dry run (which only exercises this script)."""
+    if DEVICE == "cuda":
+        return partial(cuda_median_ms, warmup_ms=50, rep_ms=rep_ms)
+    return lambda fn, args: wall_seconds(fn, args) * 1e3
+
+
+def side_by_side(candidates: dict, rep_ms: int) -> dict[str, list[float]]:
+    """{name: ms per round}, the pair interleaved over ROUNDS rounds with the order alternating."""
+    return interleaved(candidates, ROUNDS, measure=ms_measure(rep_ms), rotate=True)
+
+
+def spread(times: list[float]) -> str:
+    return f"{min(times):.1f}–{max(times):.1f}"
 
 
 def peak_bytes(fn) -> int:
@@ -117,10 +130,11 @@ def forward_and_step(lines: list[str], batch: int, tokens: int) -> None:
         with torch.no_grad(), he.monitor(monitored, taps=[he.TraceTap(token_stats=False)]):
             monitored(input_ids=ids)
 
-    t_plain, t_mon = median_ms(fwd_plain), median_ms(fwd_monitored)
-    t_plain2 = median_ms(fwd_plain)  # the same version twice: the spread of the measure
-    lines.append(f"| forward, {batch} × {tokens} | {t_plain:.1f} (again {t_plain2:.1f}) | {t_mon:.1f} "
-                 f"| {t_mon / t_plain:.3f} | |")
+    rounds = side_by_side({"plain": fwd_plain, "monitored": fwd_monitored}, 300)
+    ms = medians(rounds)
+    lines.append(f"| forward, {batch} × {tokens} | {ms['plain']:.1f} ({spread(rounds['plain'])}) "
+                 f"| {ms['monitored']:.1f} ({spread(rounds['monitored'])}) "
+                 f"| {ratios(ms, 'plain')['monitored']:.3f} | |")
 
     plain.train(), monitored.train()
 
@@ -136,10 +150,13 @@ def forward_and_step(lines: list[str], batch: int, tokens: int) -> None:
         (out.loss - 0.01 * tap.mean_normalized("shannon").mean()).backward()
 
     # ~100 ms a step: 300 ms of repeats would be 3 samples (two runs on the H200 differed by 30%)
-    t_plain, t_mon = median_ms(step_plain, 3000), median_ms(step_monitored, 3000)
+    rounds = side_by_side({"plain": step_plain, "monitored": step_monitored}, 1000)
+    ms = medians(rounds)
     mem_plain, mem_mon = peak_bytes(step_plain), peak_bytes(step_monitored)
-    lines.append(f"| training step, {batch} × {tokens} (loss + 0.01·H̄ for ours) | {t_plain:.1f} | {t_mon:.1f} "
-                 f"| {t_mon / t_plain:.3f} | {mem_plain / 2**20:.0f} / {mem_mon / 2**20:.0f} ({mem_mon / mem_plain:.2f}×) |")
+    lines.append(f"| training step, {batch} × {tokens} (loss + 0.01·H̄ for ours) | {ms['plain']:.1f} "
+                 f"({spread(rounds['plain'])}) | {ms['monitored']:.1f} ({spread(rounds['monitored'])}) "
+                 f"| {ratios(ms, 'plain')['monitored']:.3f} "
+                 f"| {mem_plain / 2**20:.0f} / {mem_mon / 2**20:.0f} ({mem_mon / mem_plain:.2f}×) |")
 
 
 def decode(lines: list[str], batch: int, prompt: int, new_tokens: int) -> None:
@@ -150,7 +167,7 @@ def decode(lines: list[str], batch: int, prompt: int, new_tokens: int) -> None:
     model = build("sdpa").eval()
     ids = torch.randint(10, SHAPES["vocab_size"], (batch, prompt), device=DEVICE)
 
-    def tokens_per_s(monitored: bool, n: int) -> float:
+    def tokens_per_s(monitored: bool, n: int) -> float:  # seconds of one generate of n tokens
         def gen():
             model.generate(input_ids=ids, max_new_tokens=n, min_new_tokens=n, do_sample=False, pad_token_id=0)
 
@@ -168,12 +185,13 @@ def decode(lines: list[str], batch: int, prompt: int, new_tokens: int) -> None:
         if DEVICE == "cuda":
             torch.cuda.synchronize()
 
-    rates = {"plain": [], "monitored": []}
-    for name in ("plain", "monitored") * 4:  # alternated; the first pair warms up
-        full, one = tokens_per_s(name == "monitored", new_tokens), tokens_per_s(name == "monitored", 1)
-        rates[name].append(batch * (new_tokens - 1) / (full - one))
-    best = {k: max(v[1:]) for k, v in rates.items()}
-    lines.append(f"| decode, batch {batch}, {prompt}-token prompt, {new_tokens} new (tokens/s, best of 3) "
+    def decode_rate(monitored: bool) -> float:  # tokens/s of the decode steps alone
+        full, one = tokens_per_s(monitored, new_tokens), tokens_per_s(monitored, 1)
+        return batch * (new_tokens - 1) / (full - one)
+
+    candidates = {"plain": lambda: decode_rate(False), "monitored": lambda: decode_rate(True)}
+    best = {k: max(v) for k, v in interleaved(candidates, ROUNDS, measure=self_measured, rotate=True).items()}
+    lines.append(f"| decode, batch {batch}, {prompt}-token prompt, {new_tokens} new (tokens/s, best of {ROUNDS}) "
                  f"| {best['plain']:.0f} | {best['monitored']:.0f} | {best['plain'] / best['monitored']:.3f} | |")
 
 
@@ -208,7 +226,7 @@ def main() -> int:
     print("\n".join(checks), flush=True)
     if args.check_only:
         return 0
-    rows = ["| what | plain SDPA ms | monitored ms | monitored / plain | peak extra MiB plain / monitored |",
+    rows = ["| what | plain SDPA ms (rounds) | monitored ms (rounds) | monitored / plain | peak extra MiB plain / monitored |",
             "|---|---|---|---|---|"]
     forward_and_step(rows, args.batch, args.tokens)
     print("\n".join(rows), flush=True)
@@ -225,7 +243,8 @@ def main() -> int:
         f"triton {triton.__version__}, transformers {transformers.__version__}. A Llama with SmolLM2-135M's shapes, "
         "random weights, bf16; monitored = `he.monitor(model)` (backend auto → triton; the forward rows with "
         "`TraceTap(token_stats=False)`, the training step with a `LossTap` regulariser); decode uses the default "
-        "`TraceTap`. Median of `triton.testing.do_bench` (decode: wall clock, best of 3 alternated rounds).",
+        f"`TraceTap`. Each pair interleaved over {ROUNDS} rounds, order alternating (`harness.interleaved`): median "
+        "of the rounds' `triton.testing.do_bench` medians, with the rounds' range; decode: wall clock, best round.",
         "",
         "Checks:",
         *checks,

@@ -2,7 +2,7 @@
 """Where a monitored forward's time goes on the GPU (diagnosis for bench_gpu_model.py's rows).
 
 On a Llama with SmolLM2-135M's shapes (random weights, bf16, batch 4 × 2048), median ms of one
-forward (triton.testing.do_bench), side by side:
+forward (`harness.cuda_median_ms`: triton.testing.do_bench), one after the other:
 
 * `plain`: the model with SDPA;
 * `monitored`: `he.monitor(model, taps=[TraceTap(token_stats=False)])`;
@@ -30,6 +30,8 @@ import traceback
 import warnings
 from pathlib import Path
 
+from harness import cuda_median_ms
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -42,8 +44,6 @@ def main() -> int:
     if importlib.util.find_spec("headentropy") is None:
         sys.path.insert(0, str(ROOT / "src"))
     import torch.nn.functional as F
-    from triton.testing import do_bench
-
     import bench_gpu_model
     import headentropy as he
     from headentropy.kernels.triton import fwd
@@ -101,7 +101,7 @@ def main() -> int:
         fn()
     print("| what | median ms |\n|---|---|")
     for name, fn in rows.items():
-        print(f"| {name} | {do_bench(fn, warmup=50, rep=300, return_mode='median'):.2f} |", flush=True)
+        print(f"| {name} | {cuda_median_ms(fn, (), warmup_ms=50, rep_ms=300):.2f} |", flush=True)
 
     # Host synchronisations of one monitored forward, by the headentropy line that caused them.
     sites: collections.Counter[str] = collections.Counter()

@@ -113,6 +113,16 @@ def wall_seconds(fn: Callable[..., object], args: tuple) -> float:
     return time.perf_counter() - start
 
 
+def cuda_median_ms(fn: Callable[..., object], args: tuple, grad_to_none=None, *, warmup_ms: int = 25,
+                   rep_ms: int = 150) -> float:
+    """A GPU measure for `interleaved`: triton.testing.do_bench's median ms of `fn(*args)` (CUDA
+    events, L2 flushed between calls, `rep_ms` of calls after `warmup_ms` of warm-up)."""
+    from triton.testing import do_bench
+
+    return do_bench(lambda: fn(*args), warmup=warmup_ms, rep=rep_ms, grad_to_none=grad_to_none,
+                    return_mode="median")
+
+
 def self_measured(fn: Callable[..., Any], args: tuple) -> Any:
     """A measure for candidates that time (or count) themselves: what `fn(*args)` returns is
     recorded, e.g. the seconds of only the part of the call a configuration pays for."""
