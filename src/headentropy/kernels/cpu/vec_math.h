@@ -32,51 +32,70 @@ using Vec = at::vec::Vectorized<float>;
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 
-// exp(x) for x ≤ 0 (and -inf/NaN): Cody–Waite reduction x = n·ln2 + r (ln2 split in two, the
-// high part exact in 9 bits), degree-6 Taylor polynomial on |r| ≤ ln2/2 (≈1 ulp), exact 2^n.
+// exp(x) for x ≤ 0 (and -inf/NaN; callers pass d = s − max, so at most an ulp above 0):
+// Cody–Waite reduction x = n·ln2 + r (ln2 split in two, the high part exact in 9 bits), a
+// degree-5 polynomial on |r| ≤ ln2/2, exact 2^n. The polynomial is the minimax fit of
+// (e^r − 1)/r for the relative error of 1 + r·q(r) (Lawson's iteration in fp64, coefficients
+// rounded to fp32): ≤ 1.9 ulp in fp32 arithmetic, against 2.5 ulp for the degree-6 Taylor
+// polynomial it replaced, with one FMA less. n = round(x·log2 e) comes from the "magic number"
+// addition (1.5·2^23 pins the binary point at the units; round to nearest even, as the rounding
+// instruction), whose bit pattern also holds n + 127 for the exponent field on AVX2.
 // Results below FLT_MIN flush to 0 (x < -87: avoids slow denormal arithmetic in the sums; e^{-87}
-// is irrelevant next to l ≥ 1). NaN stays NaN: constants are the *first* operand of min/max,
-// which return the second on NaN, and every later step is arithmetic on it (the AVX2 exponent
+// is irrelevant next to l ≥ 1). NaN stays NaN: every step is arithmetic on it (the AVX2 exponent
 // field of a NaN lane is garbage, but NaN·2^n is NaN; the flush compare is false for NaN).
-// AVX-512 and AVX2 compute the same values; without either, at::vec's exp (std::exp per element).
-// The lower end needs no clamp of n: every lane with n < -126 has x < -87 and is flushed.
+// x > 88 is outside the domain (AVX-512 saturates to inf, AVX2 would give garbage): no caller
+// passes it. AVX-512 and AVX2 compute the same values; without either, at::vec's exp.
+#if defined(CPU_CAPABILITY_AVX512) || defined(CPU_CAPABILITY_AVX2)
+namespace exp_coeff {
+constexpr float kLog2e = 1.44269504088896341f;
+constexpr float kMagic = 12582912.0f;  // 1.5·2^23
+constexpr float kLn2Hi = 0.693359375f, kLn2Lo = -2.12194440e-4f;
+constexpr float kC1 = 0.9999997019767761f, kC2 = 0.4999915063381195f, kC3 = 0.1666763573884964f,
+                kC4 = 0.04189793020486832f, kC5 = 0.008290315046906471f;
+constexpr float kFlushBelow = -87.0f;
+}  // namespace exp_coeff
+#endif
+
+#if defined(CPU_CAPABILITY_AVX512)
+// Lanes exp_vec keeps (not x < -87; true for NaN): the others are flushed to 0.
+inline __mmask16 exp_kept(const __m512& x) {
+  return _mm512_cmp_ps_mask(x, _mm512_set1_ps(exp_coeff::kFlushBelow), _CMP_NLT_UQ);
+}
+#endif
+
 inline Vec exp_vec(const Vec& x) {
 #if defined(CPU_CAPABILITY_AVX512)
-  const __m512 v = _mm512_min_ps(_mm512_set1_ps(88.3762626647949f), x);
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(v, _mm512_set1_ps(1.44269504088896341f)),
-                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), v);
-  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-  __m512 p = _mm512_set1_ps(1.0f / 720);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+  using namespace exp_coeff;
+  const __m512 magic = _mm512_set1_ps(kMagic);
+  const __m512 n = _mm512_sub_ps(_mm512_fmadd_ps(x, _mm512_set1_ps(kLog2e), magic), magic);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(kLn2Hi), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(kLn2Lo), r);
+  __m512 p = _mm512_set1_ps(kC5);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kC4));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kC3));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kC2));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kC1));
   p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-  const __mmask16 keep = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.0f), _CMP_NLT_UQ);  // not x < -87
-  return _mm512_maskz_scalef_ps(keep, p, n);
+  return _mm512_maskz_scalef_ps(exp_kept(x), p, n);
 #elif defined(CPU_CAPABILITY_AVX2)
-  // The same steps; 2^n is built in the exponent field (n ≥ -127 for x ≥ -88; those below -87
-  // are flushed anyway, and n ≤ 128 only where x > 0, outside the domain).
-  const __m256 v = _mm256_min_ps(_mm256_set1_ps(88.3762626647949f), x);
-  const __m256 n = _mm256_round_ps(_mm256_mul_ps(v, _mm256_set1_ps(1.44269504088896341f)),
-                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), v);
-  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-  __m256 p = _mm256_set1_ps(1.0f / 720);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+  using namespace exp_coeff;
+  // t = n + 1.5·2^23 + 127 exactly (an integer in [2^23, 2^24)): its low mantissa bits are
+  // n + 127, which the shift moves into the exponent field (the magic's own bits shift out).
+  const __m256 magic = _mm256_set1_ps(kMagic + 127.0f);
+  const __m256 t = _mm256_fmadd_ps(x, _mm256_set1_ps(kLog2e), magic);
+  const __m256 n = _mm256_sub_ps(t, magic);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(kLn2Hi), x);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(kLn2Lo), r);
+  __m256 p = _mm256_set1_ps(kC5);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(kC4));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(kC3));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(kC2));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(kC1));
   p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-  // 2^n: (n + 127) << 23, n ≤ 127 (the upper end clamped, as AVX-512's scalef saturates; lanes
-  // with n < -126 wrap, and are flushed).
-  const __m256 nc = _mm256_min_ps(_mm256_set1_ps(127.0f), n);
-  const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(nc), _mm256_set1_epi32(127)), 23);
-  const __m256 y = _mm256_mul_ps(p, _mm256_castsi256_ps(e));
-  return _mm256_andnot_ps(_mm256_cmp_ps(x, _mm256_set1_ps(-87.0f), _CMP_LT_OQ), y);  // flush
+  // 2^n for n ≥ -126 (lanes below are flushed: n + 127 ≤ 0 there wraps into garbage).
+  const __m256 two_n = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_castps_si256(t), 23));
+  const __m256 y = _mm256_mul_ps(p, two_n);
+  return _mm256_andnot_ps(_mm256_cmp_ps(x, _mm256_set1_ps(kFlushBelow), _CMP_LT_OQ), y);  // flush
 #else
   return x.exp();
 #endif
@@ -152,20 +171,29 @@ struct BlockSums {
 // the block sums, always from the fp32 e. kStore: x[j] ← e_j in place. lp (bf16/fp16 inputs): also
 // writes e_j rounded to lowp_t (round to nearest even) to lp[j] in the same pass, the P that the
 // reduced-precision P·V gemm reads; no second pass over the row. Masked keys (x = -inf) give
-// e = 0 and contribute 0 to t: d is clamped to -1e30 first, so never 0·(-inf). kStore = false
+// e = 0 and contribute 0 to t, never 0·(-inf): AVX-512 skips the flushed lanes' t update by mask,
+// elsewhere d is clamped to -1e30 first. kStore = false
 // without lp only reads x (the logits' entropy needs the sums, not the probabilities).
 template <bool kStore = true, typename lowp_t = float>
 inline BlockSums exp_and_sums(float* x, int64_t n, float m, float scale = 1.f,
                               lowp_t* lp = nullptr) {
   constexpr int64_t W = Vec::size();
   constexpr bool kLowp = at::is_reduced_floating_point_v<lowp_t>;
-  const Vec vm(m), vs(scale), floor(-1e30f);
+  const Vec vm(m), vs(scale);
   Vec l(0.f), t(0.f), l2(0.f);
   auto step = [&](const Vec& s) {
-    const Vec d = at::vec::clamp_min(at::vec::fmsub(s, vs, vm), floor);
+#if defined(CPU_CAPABILITY_AVX512)
+    // The flushed lanes (d < -87, e = 0) skip the t update by mask, for free: e·d adds nothing
+    // there anyway, and a masked key (d = -inf) never computes 0·(-inf).
+    const Vec d = at::vec::fmsub(s, vs, vm);
     const Vec e = exp_vec(d);
-    l = l + e;
+    t = _mm512_mask3_fmadd_ps(e, d, t, exp_kept(d));
+#else
+    const Vec d = at::vec::clamp_min(at::vec::fmsub(s, vs, vm), Vec(-1e30f));
+    const Vec e = exp_vec(d);
     t = at::vec::fmadd(e, d, t);
+#endif
+    l = l + e;
     l2 = at::vec::fmadd(e, e, l2);
     return e;
   };
