@@ -64,39 +64,36 @@ inline __mmask16 exp_kept(const __m512& x) {
 }
 #endif
 
+#if defined(CPU_CAPABILITY_AVX512) || defined(CPU_CAPABILITY_AVX2)
+// The ISA-independent part of exp_vec: returns p = e^r for x = n·ln2 + r, with n = round(x·log2 e)
+// and t = n + 1.5·2^23 + 127 (exactly: an integer in [2^23, 2^24)), whose low mantissa bits are
+// n + 127 — AVX2 shifts them into the exponent field. (Out-parameters, not a returned struct:
+// GCC then kept an unused member in a stack slot, one store per vector in the hot loop.)
+inline Vec exp_parts(const Vec& x, Vec& t, Vec& n) {
+  using namespace exp_coeff;
+  const Vec magic(kMagic + 127.0f);
+  t = at::vec::fmadd(x, Vec(kLog2e), magic);
+  n = t - magic;
+  Vec r = at::vec::fnmadd(n, Vec(kLn2Hi), x);
+  r = at::vec::fnmadd(n, Vec(kLn2Lo), r);
+  Vec p(kC5);
+  for (const float c : {kC4, kC3, kC2, kC1, 1.0f}) p = at::vec::fmadd(p, r, Vec(c));
+  return p;
+}
+#endif
+
 inline Vec exp_vec(const Vec& x) {
 #if defined(CPU_CAPABILITY_AVX512)
-  using namespace exp_coeff;
-  const __m512 magic = _mm512_set1_ps(kMagic);
-  const __m512 n = _mm512_sub_ps(_mm512_fmadd_ps(x, _mm512_set1_ps(kLog2e), magic), magic);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(kLn2Hi), x);
-  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(kLn2Lo), r);
-  __m512 p = _mm512_set1_ps(kC5);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kC4));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kC3));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kC2));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kC1));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  Vec t, n;
+  const Vec p = exp_parts(x, t, n);
   return _mm512_maskz_scalef_ps(exp_kept(x), p, n);
 #elif defined(CPU_CAPABILITY_AVX2)
-  using namespace exp_coeff;
-  // t = n + 1.5·2^23 + 127 exactly (an integer in [2^23, 2^24)): its low mantissa bits are
-  // n + 127, which the shift moves into the exponent field (the magic's own bits shift out).
-  const __m256 magic = _mm256_set1_ps(kMagic + 127.0f);
-  const __m256 t = _mm256_fmadd_ps(x, _mm256_set1_ps(kLog2e), magic);
-  const __m256 n = _mm256_sub_ps(t, magic);
-  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(kLn2Hi), x);
-  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(kLn2Lo), r);
-  __m256 p = _mm256_set1_ps(kC5);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(kC4));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(kC3));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(kC2));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(kC1));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+  Vec t, n;
+  const Vec p = exp_parts(x, t, n);
   // 2^n for n ≥ -126 (lanes below are flushed: n + 127 ≤ 0 there wraps into garbage).
   const __m256 two_n = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_castps_si256(t), 23));
   const __m256 y = _mm256_mul_ps(p, two_n);
-  return _mm256_andnot_ps(_mm256_cmp_ps(x, _mm256_set1_ps(kFlushBelow), _CMP_LT_OQ), y);  // flush
+  return _mm256_andnot_ps(_mm256_cmp_ps(x, _mm256_set1_ps(exp_coeff::kFlushBelow), _CMP_LT_OQ), y);  // flush
 #else
   return x.exp();
 #endif
