@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 import headentropy as he
 from headentropy.kernels import dispatch
 
-from ..hf.conftest import make_tiny, padded_batch
+from ..hf.conftest import enable_checkpointing, make_tiny, padded_batch
 
 
 # ---- one dispatch -----------------------------------------------------------------------------
@@ -160,7 +160,7 @@ def test_gradient_checkpointing_under_a_trace_monitor_records_the_forward_only()
     """Layers re-run during backward are not recorded, and nothing differs between the forward
     and the re-run (torch's checkpoint checks the saved tensors), also with left padding."""
     model = make_tiny("llama").train()
-    model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    enable_checkpointing(model, {"use_reentrant": False})
     ids, mask = padded_batch([9, 6], 9)
     with he.monitor(model, backend="torch") as mon:
         out = model(input_ids=ids, attention_mask=mask, labels=ids)

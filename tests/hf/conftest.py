@@ -63,3 +63,14 @@ def padded_batch(lengths: list[int], total: int, seed: int = 0):
         mask[b, total - n:] = 1
     ids = ids * mask  # padding id 0
     return ids, mask
+
+
+
+def enable_checkpointing(model: torch.nn.Module, checkpoint_kwargs: dict | None = None) -> None:
+    """Gradient checkpointing on `model` (`checkpoint_kwargs` go to torch's checkpoint):
+    transformers 5's `activation_checkpointing_enable` (the old name warns there), else
+    `gradient_checkpointing_enable`."""
+    if hasattr(model, "activation_checkpointing_enable"):
+        model.activation_checkpointing_enable(activation_checkpointing_kwargs=checkpoint_kwargs)
+    else:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=checkpoint_kwargs)

@@ -16,7 +16,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 import headentropy as he
 
-from ..hf.conftest import VOCAB, make_tiny, padded_batch
+from ..hf.conftest import VOCAB, enable_checkpointing, make_tiny, padded_batch
 
 DROPOUT = 0.1
 
@@ -117,7 +117,7 @@ def test_gradient_checkpointing_regenerates_the_same_mask():
     model = _llama_with_dropout()
     ids, mask = padded_batch([16, 16], 16, seed=5)
     plain = _step_grads(model, "torch", ids, mask, seed=11)
-    model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    enable_checkpointing(model, {"use_reentrant": False})
     model.config.use_cache = False
     ckpt = _step_grads(model, "torch", ids, mask, seed=11)
     for name, g in plain.items():

@@ -11,7 +11,7 @@ import headentropy as he
 from headentropy.hf.training import _SESSIONS
 from headentropy.kernels import torch_blocked
 
-from ..hf.conftest import VOCAB
+from ..hf.conftest import VOCAB, enable_checkpointing
 from .helpers import RandomTokens, scale_qk, tiny_llama
 
 
@@ -264,8 +264,7 @@ def test_gradient_checkpointing_gives_the_same_penalty_gradient_and_scalars():
     for checkpointing in (False, True):
         model = tiny_llama().train()
         if checkpointing:
-            enable = getattr(model, "activation_checkpointing_enable", None) or model.gradient_checkpointing_enable
-            enable()
+            enable_checkpointing(model)
         with he.regularize(model, weight=1.0, kind="max", backend="torch") as h, \
                 he.TrainingMonitor(model, every_n_steps=1, backend="torch") as mon:
             model(input_ids=ids, labels=ids).loss.backward()
