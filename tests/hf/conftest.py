@@ -65,7 +65,6 @@ def padded_batch(lengths: list[int], total: int, seed: int = 0):
     return ids, mask
 
 
-
 def enable_checkpointing(model: torch.nn.Module, checkpoint_kwargs: dict | None = None) -> None:
     """Gradient checkpointing on `model` (`checkpoint_kwargs` go to torch's checkpoint):
     transformers 5's `activation_checkpointing_enable` (the old name warns there), else

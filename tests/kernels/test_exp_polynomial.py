@@ -34,8 +34,9 @@ def _fma(a, b, c) -> np.ndarray:
 
 
 def _exp_steps(x: np.ndarray, coeffs: list[float], c: dict[str, float]) -> np.ndarray:
-    t = _fma(x, c["kLog2e"], c["kMagic"])  # n + 1.5·2^23, rounded to an integer
-    n = (t - np.float32(c["kMagic"])).astype(np.float32)
+    magic = np.float32(c["kMagic"] + 127.0)  # as exp_parts: n + 127 in t's low mantissa bits
+    t = _fma(x, c["kLog2e"], magic)  # n + 1.5·2^23 + 127, rounded to an integer
+    n = (t - magic).astype(np.float32)
     r = _fma(-n, c["kLn2Hi"], x)
     r = _fma(-n, c["kLn2Lo"], r)
     p = np.full_like(x, coeffs[-1])
